@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Belfry's developer script. Two commands matter (see README):
+#   ./dev.sh run    build a release and serve it at http://127.0.0.1:3000
+#   ./dev.sh test   every check and test: fmt, clippy (ssr + hydrate),
+#                   unit + integration tests, Playwright in Chromium
+# Both install whatever is missing first and skip what is already there.
+# Nothing is downloaded from a website: only crates.io, npm and Debian.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$(pwd)
+
+CARGO_LEPTOS_VERSION=0.3.10
+# wasm-bindgen-cli must match the crate's pinned wasm-bindgen exactly.
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=
+apt_install() { # Debian packages, only those missing
+  local missing=() pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing ${missing[*]}; install them with your package manager"
+  step "installing Debian packages: ${missing[*]}"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null && command -v rustup >/dev/null \
+    || die "Rust is missing: install rustup (Debian: apt-get install rustup, or rustup.rs), then rerun"
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || { step "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+  local component
+  for component in clippy rustfmt; do
+    rustup component list --installed | grep -q "^$component" \
+      || { step "adding $component"; rustup component add "$component"; }
+  done
+}
+
+ensure_cargo_tools() {
+  if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 min on 2 cores, once)"
+    cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION" --features no_downloads
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    # No --locked: its lock file pins a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+npm_ci() { # npm ci in $1 unless node_modules already matches its package-lock.json
+  local dir=$1 stamp=$1/node_modules/.belfry-installed
+  command -v npm >/dev/null || apt_install nodejs npm
+  if ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    step "installing npm packages in ${dir#"$ROOT"/}"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+
+ensure_build_tools() {
+  ensure_rust
+  ensure_cargo_tools
+  npm_ci "$ROOT"
+}
+
+free_port() {
+  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+cmd_run() {
+  ensure_build_tools
+  step "building and serving the release at http://127.0.0.1:3000 (Ctrl-C stops)"
+  exec cargo leptos serve --release
+}
+
+cmd_test() {
+  local started=$SECONDS
+  ensure_build_tools
+  apt_install chromium
+  npm_ci "$ROOT/end2end"
+
+  step "rustfmt"
+  cargo fmt --all -- --check
+  step "clippy (ssr)"
+  cargo clippy --features ssr --all-targets -- -D warnings
+  step "clippy (hydrate, wasm32)"
+  cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+  step "unit and integration tests"
+  cargo test --features ssr
+  step "release build (server + WASM + CSS)"
+  cargo leptos build --release
+  step "browser tests (Playwright, Chromium)"
+  (cd end2end && BELFRY_E2E_PORT=$(free_port) npx playwright test)
+  step "all green in $((SECONDS - started)) s"
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  test) cmd_test ;;
+  *) die "usage: ./dev.sh run | test" ;;
+esac

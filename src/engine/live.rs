@@ -1,0 +1,154 @@
+//! Following a channel: history first, then live events, with the
+//! slow-subscriber policy every engine shares.
+//!
+//! Owns the ordering between a replay (or snapshot) and the live feed, the
+//! de-duplication across that seam, and what happens when a subscriber lags:
+//! resync from history, or [`Delivery::Reset`] when history no longer covers
+//! the gap. It must not frame responses or know what a channel means.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{EngineError, Event, EventId, History, SharedEngine, Subscription};
+
+/// How a follower starts, decided by [`follow`].
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// The client's last id was known: these are exactly the events it missed.
+    Replay(Vec<Arc<Event>>),
+    /// No usable last id: the latest retained events, for a fresh snapshot.
+    Snapshot(Vec<Arc<Event>>),
+}
+
+/// One item of a live feed.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// The next event, in id order, never one already delivered.
+    Event(Arc<Event>),
+    /// The subscriber fell too far behind to be resynced; the feed ends after
+    /// this and the client should reconnect (it will get a snapshot).
+    Reset,
+}
+
+/// Subscribes to `channel` and decides where the client starts.
+///
+/// The subscription is taken *before* history is read, so an event published
+/// in between is seen by both and then dropped by the de-duplication in
+/// [`Deliveries`]: nothing is lost and nothing is delivered twice.
+/// `snapshot_size` is how many latest events a fresh start gets (0 for none).
+pub async fn follow(
+    engine: SharedEngine,
+    channel: &str,
+    last_seen: Option<EventId>,
+    snapshot_size: usize,
+) -> Result<(Start, Deliveries), EngineError> {
+    let subscription = engine.subscribe(channel).await?;
+    let replay = match last_seen {
+        Some(id) => match engine.history_after(channel, id).await? {
+            History::Events(events) => Some((events, id)),
+            History::Gone => None,
+        },
+        None => None,
+    };
+    let (start, cursor) = match replay {
+        Some((events, id)) => {
+            let cursor = events.last().map_or(id, |e| e.id);
+            (Start::Replay(events), cursor)
+        }
+        None => {
+            // Even an empty snapshot needs a cursor (the newest event now),
+            // so a lag later can be resynced from the right place.
+            let mut events = engine.latest(channel, snapshot_size.max(1)).await?;
+            let cursor = events.last().map_or(EventId::ZERO, |e| e.id);
+            if snapshot_size == 0 {
+                events.clear();
+            }
+            (Start::Snapshot(events), cursor)
+        }
+    };
+    let deliveries = Deliveries {
+        engine,
+        channel: channel.to_owned(),
+        subscription,
+        cursor,
+        backlog: VecDeque::new(),
+        finished: false,
+    };
+    Ok((start, deliveries))
+}
+
+/// The live part of a feed: every event after the start, in order, once.
+pub struct Deliveries {
+    engine: SharedEngine,
+    channel: String,
+    subscription: Subscription,
+    /// The id of the last event the client has ([`EventId::ZERO`]: none yet).
+    cursor: EventId,
+    /// Events fetched from history during a resync, not yet delivered.
+    backlog: VecDeque<Arc<Event>>,
+    finished: bool,
+}
+
+impl Deliveries {
+    /// The next delivery, or `None` when the channel closed or a reset was sent.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            if let Some(event) = self.backlog.pop_front() {
+                if self.is_new(&event) {
+                    self.cursor = event.id;
+                    return Some(Delivery::Event(event));
+                }
+                continue;
+            }
+            match self.subscription.recv().await {
+                Ok(event) => {
+                    if self.is_new(&event) {
+                        self.cursor = event.id;
+                        return Some(Delivery::Event(event));
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(channel = %self.channel, missed, "subscriber lagged; resyncing from history");
+                    if !self.resync().await {
+                        self.finished = true;
+                        return Some(Delivery::Reset);
+                    }
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Turns the feed into a `Stream`.
+    pub fn into_stream(self) -> impl Stream<Item = Delivery> + Send + 'static {
+        futures::stream::unfold(self, |mut feed| async move {
+            feed.next().await.map(|delivery| (delivery, feed))
+        })
+    }
+
+    fn is_new(&self, event: &Event) -> bool {
+        event.id > self.cursor
+    }
+
+    /// Refills the backlog from history after the cursor; false when the gap
+    /// can no longer be covered.
+    async fn resync(&mut self) -> bool {
+        match self.engine.history_after(&self.channel, self.cursor).await {
+            Ok(History::Events(events)) => {
+                self.backlog.extend(events);
+                true
+            }
+            Ok(History::Gone) => false,
+            Err(error) => {
+                tracing::warn!(channel = %self.channel, %error, "resync failed");
+                false
+            }
+        }
+    }
+}

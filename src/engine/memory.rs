@@ -1,0 +1,304 @@
+//! The in-process engine: history and fan-out inside this one server process.
+//!
+//! Used when no `REDIS_URL` is configured, so Belfry runs on a bare machine.
+//! Owns a map of channels, each a bounded history plus a `tokio::sync::broadcast`
+//! sender for live fan-out. It must not be used to share state between server
+//! instances (that is the Redis engine's job) and keeps nothing across restarts.
+//!
+//! Bounds: each channel keeps its latest `history_cap` events; the engine
+//! keeps at most `max_channels` channels, evicting the least recently used
+//! channel that has no live subscriber when a new one is needed (and refusing
+//! with [`EngineError::Unavailable`] if every channel is being watched).
+//!
+//! Locking: one `std::sync::Mutex` guards the map. Every critical section is
+//! short and never awaits, which is why a blocking mutex beats an async one
+//! here; publishing under the lock is what makes ids and fan-out agree on order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use super::{Engine, EngineError, Event, EventId, History, Subscription};
+
+/// Sizes of the in-process engine.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryConfig {
+    /// Events kept per channel for replay.
+    pub history_cap: usize,
+    /// Live events buffered per channel before a slow subscriber lags.
+    pub live_buffer: usize,
+    /// Channels kept at most.
+    pub max_channels: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            history_cap: 500,
+            live_buffer: 64,
+            max_channels: 100_000,
+        }
+    }
+}
+
+/// The in-process [`Engine`].
+pub struct MemoryEngine {
+    config: MemoryConfig,
+    channels: Mutex<Channels>,
+}
+
+#[derive(Default)]
+struct Channels {
+    by_name: HashMap<String, Channel>,
+    /// A logical clock for least-recently-used eviction.
+    tick: u64,
+}
+
+struct Channel {
+    history: VecDeque<Arc<Event>>,
+    /// The newest id evicted from history, if any: resuming from it is still exact.
+    evicted_through: Option<EventId>,
+    last_id: Option<EventId>,
+    sender: broadcast::Sender<Arc<Event>>,
+    last_used: u64,
+}
+
+impl MemoryEngine {
+    /// An empty engine with the given bounds (each at least 1).
+    pub fn new(config: MemoryConfig) -> Self {
+        let config = MemoryConfig {
+            history_cap: config.history_cap.max(1),
+            live_buffer: config.live_buffer.max(1),
+            max_channels: config.max_channels.max(1),
+        };
+        Self {
+            config,
+            channels: Mutex::new(Channels::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Channels> {
+        // A panic while holding the lock leaves the map consistent (every
+        // mutation is a single step), so a poisoned lock is still usable.
+        self.channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many channels exist now (for tests and metrics).
+    pub fn channel_count(&self) -> usize {
+        self.lock().by_name.len()
+    }
+}
+
+impl Channels {
+    fn touch(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    /// The channel named `name`, created (and room made for it) if missing.
+    fn get_or_create(
+        &mut self,
+        name: &str,
+        config: &MemoryConfig,
+    ) -> Result<&mut Channel, EngineError> {
+        let now = self.touch();
+        if !self.by_name.contains_key(name) {
+            if self.by_name.len() >= config.max_channels {
+                self.evict_one_idle()?;
+            }
+            let (sender, _) = broadcast::channel(config.live_buffer);
+            self.by_name.insert(
+                name.to_owned(),
+                Channel {
+                    history: VecDeque::new(),
+                    evicted_through: None,
+                    last_id: None,
+                    sender,
+                    last_used: now,
+                },
+            );
+        }
+        let channel = self
+            .by_name
+            .get_mut(name)
+            .ok_or_else(|| EngineError::Invalid("channel vanished".into()))?;
+        channel.last_used = now;
+        Ok(channel)
+    }
+
+    fn evict_one_idle(&mut self) -> Result<(), EngineError> {
+        let victim = self
+            .by_name
+            .iter()
+            .filter(|(_, channel)| channel.sender.receiver_count() == 0)
+            .min_by_key(|(_, channel)| channel.last_used)
+            .map(|(name, _)| name.clone());
+        match victim {
+            Some(name) => {
+                self.by_name.remove(&name);
+                Ok(())
+            }
+            None => Err(EngineError::Unavailable(
+                "channel limit reached and every channel has subscribers".into(),
+            )),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[async_trait]
+impl Engine for MemoryEngine {
+    async fn publish(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+    ) -> Result<Arc<Event>, EngineError> {
+        let mut channels = self.lock();
+        let config = self.config;
+        let channel = channels.get_or_create(channel, &config)?;
+        let id = EventId::next_after(channel.last_id, now_ms());
+        let event = Arc::new(Event::new(id, name, data));
+        channel.last_id = Some(id);
+        channel.history.push_back(Arc::clone(&event));
+        while channel.history.len() > config.history_cap {
+            if let Some(evicted) = channel.history.pop_front() {
+                channel.evicted_through = Some(evicted.id);
+            }
+        }
+        // No receivers is not an error: the event is stored for replay.
+        let _ = channel.sender.send(Arc::clone(&event));
+        Ok(event)
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {
+        let mut channels = self.lock();
+        let config = self.config;
+        let channel = channels.get_or_create(channel, &config)?;
+        Ok(Subscription::new(channel.sender.subscribe(), None))
+    }
+
+    async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
+        let channels = self.lock();
+        let Some(channel) = channels.by_name.get(channel) else {
+            return Ok(if after == EventId::ZERO {
+                History::Events(Vec::new())
+            } else {
+                History::Gone
+            });
+        };
+        if channel.evicted_through == Some(after)
+            || (after == EventId::ZERO && channel.evicted_through.is_none())
+        {
+            return Ok(History::Events(channel.history.iter().cloned().collect()));
+        }
+        // Ids in history are sorted, so a binary search finds `after` exactly.
+        let (front, back) = channel.history.as_slices();
+        let position = match front.binary_search_by(|e| e.id.cmp(&after)) {
+            Ok(index) => Some(index),
+            Err(_) => back
+                .binary_search_by(|e| e.id.cmp(&after))
+                .ok()
+                .map(|index| index + front.len()),
+        };
+        Ok(match position {
+            Some(index) => {
+                History::Events(channel.history.iter().skip(index + 1).cloned().collect())
+            }
+            None => History::Gone,
+        })
+    }
+
+    async fn latest(&self, channel: &str, limit: usize) -> Result<Vec<Arc<Event>>, EngineError> {
+        let channels = self.lock();
+        Ok(channels
+            .by_name
+            .get(channel)
+            .map_or_else(Vec::new, |channel| {
+                let skip = channel.history.len().saturating_sub(limit);
+                channel.history.iter().skip(skip).cloned().collect()
+            }))
+    }
+
+    async fn ready(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(history_cap: usize, max_channels: usize) -> MemoryEngine {
+        MemoryEngine::new(MemoryConfig {
+            history_cap,
+            live_buffer: 4,
+            max_channels,
+        })
+    }
+
+    fn data(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[tokio::test]
+    async fn history_keeps_only_the_latest_cap_events() {
+        let engine = engine(3, 10);
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(engine.publish("c", "e", data("x")).await.unwrap().id);
+        }
+        let latest = engine.latest("c", 10).await.unwrap();
+        assert_eq!(latest.iter().map(|e| e.id).collect::<Vec<_>>(), ids[2..]);
+    }
+
+    #[tokio::test]
+    async fn resuming_from_the_newest_evicted_id_is_still_exact() {
+        let engine = engine(2, 10);
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            ids.push(engine.publish("c", "e", data("x")).await.unwrap().id);
+        }
+        match engine.history_after("c", ids[1]).await.unwrap() {
+            History::Events(events) => {
+                assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids[2..]);
+            }
+            History::Gone => panic!("ids[1] is the newest evicted id; replay must be exact"),
+        }
+        assert!(matches!(
+            engine.history_after("c", ids[0]).await.unwrap(),
+            History::Gone
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_idle_channel_is_evicted_at_the_channel_cap() {
+        let engine = engine(10, 2);
+        engine.publish("old", "e", data("x")).await.unwrap();
+        engine.publish("new", "e", data("x")).await.unwrap();
+        engine.publish("newest", "e", data("x")).await.unwrap();
+        assert_eq!(engine.channel_count(), 2);
+        assert!(engine.latest("old", 10).await.unwrap().is_empty());
+        assert_eq!(engine.latest("new", 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn watched_channels_are_never_evicted() {
+        let engine = engine(10, 1);
+        let _watching = engine.subscribe("watched").await.unwrap();
+        let refused = engine.publish("other", "e", data("x")).await;
+        assert!(matches!(refused, Err(EngineError::Unavailable(_))));
+        assert_eq!(engine.channel_count(), 1);
+    }
+}

@@ -1,0 +1,115 @@
+//! The broker seam: where events are stored, announced and replayed.
+//!
+//! Owns the [`Engine`] trait, the event types every engine speaks
+//! ([`event`]), the in-process engine ([`memory`]) and the slow-subscriber
+//! policy shared by all engines ([`live`]). It must not know about HTTP, SSE
+//! headers, users or the UI: handlers turn a [`live::Delivery`] stream into a
+//! response, and the notification layer decides which channel is whose.
+//!
+//! # Guarantees every engine gives
+//! - **Ordering.** Within one channel, event ids strictly increase in publish
+//!   order, and subscribers receive events in id order.
+//! - **Store, then announce, atomically.** An event returned by
+//!   [`Engine::publish`] is in the channel's history; no subscriber ever sees
+//!   an event that [`Engine::history_after`] would not also return (until the
+//!   history cap evicts it).
+//! - **Replay.** [`Engine::history_after`] returns exactly the retained events
+//!   after a known id, or [`History::Gone`] when it cannot prove that nothing
+//!   in between was evicted (so the caller sends a fresh snapshot instead).
+//!   [`EventId::ZERO`] means "from the beginning": every event, or `Gone` once
+//!   any has been evicted.
+//! - **Slow subscribers.** Publishing never waits for a subscriber. A
+//!   subscriber that falls behind the live buffer is resynced from history by
+//!   [`live::deliveries`]; if history no longer covers the gap it receives
+//!   [`live::Delivery::Reset`] and its stream ends, so the client reconnects
+//!   and gets a snapshot. Events are never skipped silently.
+//! - **Bounded memory.** Each channel keeps at most its history cap; engines
+//!   document any further bound (the in-process one bounds its channel count).
+
+pub mod event;
+pub mod live;
+pub mod memory;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+pub use event::{Event, EventId, ParseEventIdError};
+
+/// Why an engine call failed. Handlers map this to 503 (engine unavailable)
+/// or 500; the text is for logs, never for clients.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The backing store cannot be reached right now; retrying later may work.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
+    /// The request cannot be served (e.g. an invalid channel name).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// The result of asking for a channel's history after an id.
+#[derive(Debug, Clone)]
+pub enum History {
+    /// Every event after the given id, oldest first (possibly none).
+    Events(Vec<Arc<Event>>),
+    /// The id is unknown or older than what is retained: events may be missing.
+    Gone,
+}
+
+/// A live subscription to one channel. Dropping it unsubscribes.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Event>>,
+    /// Kept alive for as long as the subscription; engines use it to learn
+    /// when the last local subscriber of a channel has gone.
+    _lease: Option<Box<dyn Send + Sync>>,
+}
+
+impl Subscription {
+    /// Wraps a receiver; `lease` is dropped together with the subscription.
+    pub fn new(
+        receiver: broadcast::Receiver<Arc<Event>>,
+        lease: Option<Box<dyn Send + Sync>>,
+    ) -> Self {
+        Self {
+            receiver,
+            _lease: lease,
+        }
+    }
+
+    /// The next live event. `Err(Lagged)` means this subscriber fell behind
+    /// the live buffer and must resync from history.
+    pub async fn recv(&mut self) -> Result<Arc<Event>, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+/// A publish/subscribe broker with per-channel history. See the module docs
+/// for the guarantees every implementation must give.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Stores an event (named `name`, payload `data`) in `channel`'s history
+    /// and announces it to the channel's live subscribers.
+    async fn publish(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+    ) -> Result<Arc<Event>, EngineError>;
+
+    /// Subscribes to `channel`'s live events, from now on.
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError>;
+
+    /// The retained events of `channel` published after `after`.
+    async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError>;
+
+    /// The latest `limit` retained events of `channel`, oldest first.
+    async fn latest(&self, channel: &str, limit: usize) -> Result<Vec<Arc<Event>>, EngineError>;
+
+    /// Whether the engine can serve requests now (used by `/readyz`).
+    async fn ready(&self) -> bool;
+}
+
+/// The engine handle shared across the server.
+pub type SharedEngine = Arc<dyn Engine>;

@@ -1,0 +1,34 @@
+//! Belfry: a real-time notification center for web apps.
+//!
+//! One crate, two builds: the server (feature `ssr`) renders pages and serves
+//! the API and Server-Sent Events; the browser bundle (feature `hydrate`)
+//! hydrates those pages and keeps them live.
+//!
+//! - [`app`]: the HTML shell, the header and the route table.
+//! - [`model`]: wire types shared by server and browser.
+//! - [`client`]: browser-side plumbing (EventSource as signals).
+//! - [`components`]: reusable UI pieces (clock card, status dot, header).
+//! - [`pages`]: one module per page.
+//! - [`engine`] (ssr): the broker seam and its engines.
+//! - [`server`] (ssr): configuration, router, handlers, SSE, start-up.
+
+#![recursion_limit = "256"]
+
+pub mod app;
+pub mod client;
+pub mod components;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod engine;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the browser bundle: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

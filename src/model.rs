@@ -1,0 +1,16 @@
+//! Wire types shared by the server and the browser.
+//!
+//! Every type here is serialised by one side and parsed by the other, so a
+//! field renamed here changes the protocol: keep `docs/` in step. Nothing
+//! secret or server-internal belongs here.
+
+use serde::{Deserialize, Serialize};
+
+/// One tick of the server clock, sent every second on `GET /api/sse/time`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockTick {
+    /// The server's time, RFC 3339 in UTC.
+    pub time: String,
+    /// The same instant in milliseconds since the Unix epoch.
+    pub timestamp: i64,
+}

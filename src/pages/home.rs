@@ -1,0 +1,44 @@
+//! `/`: what Belfry is, and the live server clock.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::components::clock_card::ClockCard;
+
+/// The home page. The clock can be paused, which unmounts it and so closes
+/// its stream; resuming opens a new one.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let (live, set_live) = signal(true);
+    view! {
+        <Title text="Belfry · Live clock" />
+        <div class="space-y-6">
+            <div>
+                <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Real-time, by Server-Sent Events"</h1>
+                <p class="mt-2 max-w-2xl text-slate-600">
+                    "Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response."
+                </p>
+            </div>
+            <Show
+                when=move || live.get()
+                fallback=|| {
+                    view! {
+                        <section class="rounded-2xl border border-slate-200 bg-white p-6 text-slate-600 shadow-sm sm:p-8">
+                            <p>"Clock paused: its stream is closed."</p>
+                        </section>
+                    }
+                }
+            >
+                <ClockCard />
+            </Show>
+            <button
+                type="button"
+                class="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600"
+                aria-pressed=move || (!live.get()).to_string()
+                on:click=move |_| set_live.update(|live| *live = !*live)
+            >
+                {move || if live.get() { "Pause clock" } else { "Resume clock" }}
+            </button>
+        </div>
+    }
+}

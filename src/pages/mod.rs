@@ -1,0 +1,10 @@
+//! One module per page; each owns its route's content (and, later, its
+//! server functions).
+//!
+//! - [`home`]: the live clock.
+//! - [`notifications`], [`progress`], [`activity`]: the demo pages.
+
+pub mod activity;
+pub mod home;
+pub mod notifications;
+pub mod progress;

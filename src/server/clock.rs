@@ -1,0 +1,99 @@
+//! The server clock: one ticker task for the whole process, and
+//! `GET /api/sse/time`, which streams its ticks.
+//!
+//! Each tick is framed once and shared by every open clock stream. A clock
+//! stream that falls behind skips to the newest tick: for a clock only the
+//! current time matters (unlike notifications, which are never skipped).
+
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast;
+use tokio::time::{Duration, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::sse::{frame, SseHub};
+use crate::model::ClockTick;
+
+/// Handle to the ticker; cheap to clone.
+#[derive(Clone)]
+pub struct Clock {
+    ticks: broadcast::Sender<Bytes>,
+}
+
+impl Clock {
+    /// Starts the ticker task, which stops when `shutdown` fires. Ticks land
+    /// on whole seconds so every stream shows the same second at once.
+    pub fn start(shutdown: CancellationToken) -> Self {
+        let (ticks, _) = broadcast::channel(4);
+        let sender = ticks.clone();
+        tokio::spawn(async move {
+            let now = Utc::now();
+            let to_next_second = 1000 - u64::from(now.timestamp_subsec_millis() % 1000);
+            let start = Instant::now() + Duration::from_millis(to_next_second);
+            let mut interval = tokio::time::interval_at(start, Duration::from_secs(1));
+            interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = interval.tick() => {
+                        // No receivers is fine: nobody is watching the clock.
+                        let _ = sender.send(tick_frame(Utc::now()));
+                    }
+                }
+            }
+        });
+        Self { ticks }
+    }
+
+    /// The current time at once, then every tick.
+    pub fn frames(&self) -> impl Stream<Item = Bytes> + Send + 'static {
+        let receiver = self.ticks.subscribe();
+        let now = futures::stream::once(async { tick_frame(Utc::now()) });
+        let ticks = futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(frame) => return Some((frame, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        now.chain(ticks)
+    }
+}
+
+/// The SSE frame of the tick at `now`.
+pub fn tick_frame(now: DateTime<Utc>) -> Bytes {
+    let tick = ClockTick {
+        time: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        timestamp: now.timestamp_millis(),
+    };
+    // Serialising two plain fields cannot fail.
+    let json = serde_json::to_vec(&tick).unwrap_or_default();
+    frame::event(None, None, &json)
+}
+
+/// `GET /api/sse/time`: `data: {"time": <RFC 3339>, "timestamp": <ms>}` every second.
+pub async fn sse_time(State(clock): State<Clock>, State(sse): State<SseHub>) -> Response {
+    sse.respond(clock.frames())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_carries_rfc3339_time_and_milliseconds() {
+        let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:01.250Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let frame = tick_frame(at);
+        assert_eq!(
+            std::str::from_utf8(&frame).unwrap(),
+            "data: {\"time\":\"2026-11-28T10:00:01.250Z\",\"timestamp\":1795860001250}\n\n"
+        );
+    }
+}

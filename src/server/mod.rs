@@ -1,0 +1,25 @@
+//! Everything that only runs on the server (feature `ssr`).
+//!
+//! Owns configuration, start-up and shutdown, the HTTP router and its
+//! handlers, and the one SSE implementation. Browser code never depends on
+//! anything here; wire types shared with the browser live in [`crate::model`].
+//!
+//! - [`config`]: settings from flags and environment, documented in one place.
+//! - [`telemetry`]: structured logs.
+//! - [`startup`]: builds the state and router, binds, serves, drains on shutdown.
+//! - [`state`]: the state every handler shares.
+//! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
+//! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
+//! - [`health`]: `/healthz` and `/readyz`.
+//! - [`metrics`]: `/metrics` in the OpenMetrics text format.
+//! - [`shutdown`]: waiting for SIGINT/SIGTERM.
+
+pub mod clock;
+pub mod config;
+pub mod health;
+pub mod metrics;
+pub mod shutdown;
+pub mod sse;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

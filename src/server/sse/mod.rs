@@ -1,0 +1,266 @@
+//! The one SSE implementation every endpoint uses.
+//!
+//! Owns the response headers, the `retry:` hint, heartbeats, ending streams
+//! on shutdown, and counting open streams. Endpoints hand [`SseHub::respond`]
+//! a stream of ready-framed `Bytes` ([`frame`]) and nothing else; this module
+//! must not know what the events mean.
+
+pub mod frame;
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Future, Stream, StreamExt};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// A boxed stream of SSE frames, as endpoints produce them.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;
+
+/// Settings and counters shared by every SSE response of one server.
+#[derive(Clone)]
+pub struct SseHub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    heartbeat: Duration,
+    retry_hint: Bytes,
+    heartbeat_frame: Bytes,
+    shutdown: CancellationToken,
+    open: Gauge,
+    opened: Counter,
+}
+
+impl SseHub {
+    /// A hub whose streams send a heartbeat every `heartbeat`, advise clients
+    /// to wait `retry` before reconnecting, and end when `shutdown` fires.
+    pub fn new(heartbeat: Duration, retry: Duration, shutdown: CancellationToken) -> Self {
+        let retry_ms = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            inner: Arc::new(HubInner {
+                heartbeat: heartbeat.max(Duration::from_millis(10)),
+                retry_hint: frame::retry(retry_ms),
+                heartbeat_frame: frame::comment("ping"),
+                shutdown,
+                open: Gauge::default(),
+                opened: Counter::default(),
+            }),
+        }
+    }
+
+    /// The gauge of streams open now (registered with the metrics registry).
+    pub fn open_gauge(&self) -> Gauge {
+        self.inner.open.clone()
+    }
+
+    /// The counter of streams opened since start.
+    pub fn opened_counter(&self) -> Counter {
+        self.inner.opened.clone()
+    }
+
+    /// How many SSE streams are open now.
+    pub fn open_streams(&self) -> i64 {
+        self.inner.open.get()
+    }
+
+    /// The SSE response for `frames`: headers, a `retry:` hint first, then the
+    /// frames with heartbeats in idle gaps, until `frames` ends, the client
+    /// goes away (the body is dropped) or the server shuts down.
+    pub fn respond(&self, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
+        let body = SseBody::new(Arc::clone(&self.inner), frames.boxed());
+        (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache, no-transform"),
+                ),
+                (
+                    header::HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                ),
+            ],
+            Body::from_stream(body.map(Ok::<_, Infallible>)),
+        )
+            .into_response()
+    }
+}
+
+/// The body of one SSE response. Small on purpose: one of these lives per
+/// open stream.
+struct SseBody {
+    hub: Arc<HubInner>,
+    first: Option<Bytes>,
+    frames: FrameStream,
+    heartbeat: Interval,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    done: bool,
+}
+
+impl SseBody {
+    fn new(hub: Arc<HubInner>, frames: FrameStream) -> Self {
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + hub.heartbeat, hub.heartbeat);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        hub.open.inc();
+        hub.opened.inc();
+        Self {
+            first: Some(hub.retry_hint.clone()),
+            shutdown: Box::pin(hub.shutdown.clone().cancelled_owned()),
+            hub,
+            frames,
+            heartbeat,
+            done: false,
+        }
+    }
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        self.hub.open.dec();
+    }
+}
+
+impl Stream for SseBody {
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.shutdown.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        match this.frames.as_mut().poll_next(cx) {
+            Poll::Ready(Some(frame)) => {
+                this.heartbeat.reset();
+                return Poll::Ready(Some(frame));
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        if this.heartbeat.poll_tick(cx).is_ready() {
+            return Poll::Ready(Some(this.hub.heartbeat_frame.clone()));
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(heartbeat_ms: u64) -> (SseHub, CancellationToken) {
+        let shutdown = CancellationToken::new();
+        let hub = SseHub::new(
+            Duration::from_millis(heartbeat_ms),
+            Duration::from_millis(1500),
+            shutdown.clone(),
+        );
+        (hub, shutdown)
+    }
+
+    async fn next_frame(body: &mut axum::body::BodyDataStream) -> Option<Bytes> {
+        body.next().await.map(|chunk| chunk.expect("body chunk"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stream_sends_the_retry_hint_then_heartbeats() {
+        let (hub, _shutdown) = hub(100);
+        let response = hub.respond(futures::stream::pending());
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        let mut body = response.into_body().into_data_stream();
+        assert_eq!(
+            next_frame(&mut body).await.as_deref(),
+            Some(&b"retry: 1500\n\n"[..])
+        );
+        let before = Instant::now();
+        assert_eq!(
+            next_frame(&mut body).await.as_deref(),
+            Some(&b": ping\n\n"[..])
+        );
+        assert_eq!(before.elapsed(), Duration::from_millis(100));
+        assert_eq!(
+            next_frame(&mut body).await.as_deref(),
+            Some(&b": ping\n\n"[..])
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_postpone_the_heartbeat() {
+        let (hub, _shutdown) = hub(100);
+        let frames = futures::stream::unfold(0u8, |n| async move {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            (n < 3).then(|| (Bytes::from(format!("data: {n}\n\n")), n + 1))
+        })
+        .chain(futures::stream::pending());
+        let mut body = hub.respond(frames).into_body().into_data_stream();
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            seen.push(next_frame(&mut body).await.expect("frame"));
+        }
+        let seen: Vec<&[u8]> = seen.iter().map(|b| &b[..]).collect();
+        assert_eq!(
+            seen,
+            [
+                &b"retry: 1500\n\n"[..],
+                b"data: 0\n\n",
+                b"data: 1\n\n",
+                b"data: 2\n\n",
+                b": ping\n\n"
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_open_streams() {
+        let (hub, shutdown) = hub(10_000);
+        let mut body = hub
+            .respond(futures::stream::pending())
+            .into_body()
+            .into_data_stream();
+        assert!(next_frame(&mut body).await.is_some(), "retry hint");
+        shutdown.cancel();
+        assert!(
+            next_frame(&mut body).await.is_none(),
+            "stream ends on shutdown"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_open_stream_count_follows_responses_being_dropped() {
+        let (hub, _shutdown) = hub(10_000);
+        let first = hub.respond(futures::stream::pending());
+        let second = hub.respond(futures::stream::pending());
+        assert_eq!(hub.open_streams(), 2);
+        drop(first);
+        assert_eq!(hub.open_streams(), 1);
+        drop(second);
+        assert_eq!(hub.open_streams(), 0);
+        assert_eq!(hub.opened_counter().get(), 2);
+    }
+}

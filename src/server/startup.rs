@@ -1,0 +1,175 @@
+//! Start-up and shutdown: configuration in, a bound and serving app out.
+//!
+//! [`Application::build`] is used by `main` and by every integration test
+//! alike (binding port 0 in tests), so tests exercise the production wiring.
+//! Owns the route table. It must not hold business logic: handlers live in
+//! their own modules.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{get_configuration, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::clock::{self, Clock};
+use super::config::Config;
+use super::health;
+use super::metrics::{self, Metrics};
+use super::sse::SseHub;
+use super::state::AppState;
+use crate::app::{shell, App};
+use crate::engine::memory::{MemoryConfig, MemoryEngine};
+use crate::engine::SharedEngine;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The Leptos config file or `LEPTOS_*` variables are invalid.
+    #[error("invalid Leptos configuration: {0}")]
+    LeptosConfig(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// A setting is not usable.
+    #[error("unsupported configuration: {0}")]
+    Unsupported(String),
+}
+
+/// A server that is bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: AppState,
+    shutdown: CancellationToken,
+    config: Config,
+}
+
+impl Application {
+    /// Loads Leptos options, builds the engine and state, binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let leptos_options = load_leptos_options(&config)?;
+        let addr = config.addr.unwrap_or(leptos_options.site_addr);
+        let shutdown = CancellationToken::new();
+        let engine = build_engine(&config)?;
+        let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone());
+        let state = AppState {
+            leptos_options,
+            engine,
+            metrics: Metrics::new(&sse),
+            sse,
+            clock: Clock::start(shutdown.clone()),
+        };
+        let router = router(state.clone());
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            state,
+            shutdown,
+            config,
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state (tests read counters from it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` resolves, then ends every SSE stream, stops
+    /// accepting, and waits up to the configured grace period for open
+    /// connections to finish.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let token = self.shutdown.clone();
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                signal.await;
+                tracing::info!("shutting down: ending streams and draining connections");
+                token.cancel();
+            })
+            .into_future();
+        let grace = self.config.shutdown_grace();
+        let drain_deadline = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serve => served,
+            () = drain_deadline => {
+                tracing::warn!(?grace, "connections still open after the grace period; exiting anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The full route table over `state`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/api/sse/time", get(clock::sse_time))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
+    let file = config
+        .leptos_config
+        .is_file()
+        .then(|| config.leptos_config.to_string_lossy().into_owned());
+    get_configuration(file.as_deref())
+        .map(|conf| conf.leptos_options)
+        .map_err(|error| StartupError::LeptosConfig(error.to_string()))
+}
+
+fn build_engine(config: &Config) -> Result<SharedEngine, StartupError> {
+    if config.redis_url.is_some() {
+        return Err(StartupError::Unsupported(
+            "REDIS_URL is set, but the Redis engine is not available in this version".into(),
+        ));
+    }
+    tracing::info!(
+        history_cap = config.history_cap,
+        "using the in-process engine"
+    );
+    Ok(Arc::new(MemoryEngine::new(MemoryConfig {
+        history_cap: usize::try_from(config.history_cap).unwrap_or(usize::MAX),
+        ..MemoryConfig::default()
+    })))
+}

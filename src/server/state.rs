@@ -1,0 +1,29 @@
+//! The state every handler shares, built once at start-up.
+//!
+//! Handlers extract only the part they need (`State<SharedEngine>`, …) via
+//! `FromRef`. Server functions get the same state from Leptos's context.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use super::clock::Clock;
+use super::metrics::Metrics;
+use super::sse::SseHub;
+use crate::engine::SharedEngine;
+
+/// Shared server state; cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos's runtime options (site root, output name, …).
+    pub leptos_options: LeptosOptions,
+    /// The broker engine.
+    pub engine: SharedEngine,
+    /// The SSE implementation and its counters.
+    pub sse: SseHub,
+    /// The process-wide clock ticker.
+    pub clock: Clock,
+    /// This instance's metrics registry.
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,9 @@
+//! Integration tests over real HTTP: each test starts the production app
+//! (same builder as `main`) on port 0 and talks to it with a real client.
+
+mod health;
+mod helpers;
+mod leaks;
+mod pages;
+mod shutdown;
+mod sse_time;

@@ -1,0 +1,280 @@
+//! The engine contract, written once and run against every engine.
+//!
+//! Each test in `suite` takes a factory that builds a fresh engine with a
+//! given history cap and live buffer; `engine_suite!` instantiates the whole
+//! suite for one engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry::engine::live::{follow, Delivery, Start};
+use belfry::engine::memory::{MemoryConfig, MemoryEngine};
+use belfry::engine::{EventId, History, SharedEngine};
+use bytes::Bytes;
+
+/// Builds a fresh engine: (history cap, live buffer) → engine.
+pub type Factory = fn(usize, usize) -> SharedEngine;
+
+mod suite {
+    use super::*;
+
+    fn payload(n: usize) -> Bytes {
+        Bytes::from(format!("{{\"n\":{n}}}"))
+    }
+
+    async fn publish_n(engine: &SharedEngine, channel: &str, n: usize) -> Vec<EventId> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            ids.push(engine.publish(channel, "e", payload(i)).await.unwrap().id);
+        }
+        ids
+    }
+
+    async fn next_event(deliveries: &mut belfry::engine::live::Deliveries) -> Delivery {
+        tokio::time::timeout(Duration::from_secs(5), deliveries.next())
+            .await
+            .expect("a delivery in time")
+            .expect("the feed is open")
+    }
+
+    fn ids_of(delivered: &[Delivery]) -> Vec<EventId> {
+        delivered
+            .iter()
+            .map(|d| match d {
+                Delivery::Event(e) => e.id,
+                Delivery::Reset => panic!("unexpected reset"),
+            })
+            .collect()
+    }
+
+    pub async fn ids_strictly_increase_and_subscribers_see_publish_order(make: Factory) {
+        let engine = make(100, 64);
+        let mut subscription = engine.subscribe("orders").await.unwrap();
+        let ids = publish_n(&engine, "orders", 20).await;
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+        for (i, id) in ids.iter().enumerate() {
+            let event = subscription.recv().await.unwrap();
+            assert_eq!(event.id, *id);
+            assert_eq!(event.data, payload(i));
+            assert_eq!(event.name, "e");
+        }
+    }
+
+    pub async fn history_after_returns_exactly_the_later_events(make: Factory) {
+        let engine = make(100, 64);
+        let ids = publish_n(&engine, "h", 10).await;
+        match engine.history_after("h", ids[3]).await.unwrap() {
+            History::Events(events) => {
+                assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids[4..]);
+            }
+            History::Gone => panic!("a retained id must replay"),
+        }
+        match engine.history_after("h", ids[9]).await.unwrap() {
+            History::Events(events) => assert!(events.is_empty()),
+            History::Gone => panic!("the newest id replays nothing"),
+        }
+        let latest = engine.latest("h", 3).await.unwrap();
+        assert_eq!(latest.iter().map(|e| e.id).collect::<Vec<_>>(), ids[7..]);
+    }
+
+    pub async fn unknown_or_evicted_ids_are_reported_gone(make: Factory) {
+        let engine = make(5, 64);
+        let ids = publish_n(&engine, "g", 12).await;
+        assert!(matches!(
+            engine.history_after("g", ids[0]).await.unwrap(),
+            History::Gone
+        ));
+        let bogus = EventId::new(1, 0);
+        assert!(matches!(
+            engine.history_after("g", bogus).await.unwrap(),
+            History::Gone
+        ));
+        assert!(matches!(
+            engine.history_after("never-used", ids[0]).await.unwrap(),
+            History::Gone
+        ));
+        assert_eq!(
+            engine.latest("g", 100).await.unwrap().len(),
+            5,
+            "history is capped"
+        );
+    }
+
+    pub async fn replay_from_zero_is_everything_until_history_is_trimmed(make: Factory) {
+        let engine = make(5, 64);
+        match engine.history_after("z", EventId::ZERO).await.unwrap() {
+            History::Events(events) => assert!(events.is_empty()),
+            History::Gone => panic!("an unused channel has nothing missing"),
+        }
+        let ids = publish_n(&engine, "z", 5).await;
+        match engine.history_after("z", EventId::ZERO).await.unwrap() {
+            History::Events(events) => {
+                assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+            }
+            History::Gone => panic!("nothing was evicted yet"),
+        }
+        publish_n(&engine, "z", 1).await;
+        assert!(matches!(
+            engine.history_after("z", EventId::ZERO).await.unwrap(),
+            History::Gone
+        ));
+    }
+
+    pub async fn channels_are_isolated(make: Factory) {
+        let engine = make(100, 64);
+        let mut alice = engine.subscribe("alice").await.unwrap();
+        engine.publish("bob", "e", payload(1)).await.unwrap();
+        let to_alice = engine.publish("alice", "e", payload(2)).await.unwrap();
+        assert_eq!(alice.recv().await.unwrap().id, to_alice.id);
+        assert_eq!(engine.latest("alice", 10).await.unwrap().len(), 1);
+    }
+
+    pub async fn a_follower_resumes_with_exactly_the_missed_events_then_live(make: Factory) {
+        let engine = make(100, 64);
+        let ids = publish_n(&engine, "f", 5).await;
+        let (start, mut deliveries) = follow(Arc::clone(&engine), "f", Some(ids[1]), 20)
+            .await
+            .unwrap();
+        match start {
+            Start::Replay(events) => {
+                assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids[2..]);
+            }
+            Start::Snapshot(_) => panic!("a known id must replay"),
+        }
+        let live = engine.publish("f", "e", payload(99)).await.unwrap();
+        let delivered = vec![next_event(&mut deliveries).await];
+        assert_eq!(
+            ids_of(&delivered),
+            [live.id],
+            "live follows replay with nothing repeated"
+        );
+    }
+
+    pub async fn a_follower_without_a_usable_id_gets_a_snapshot(make: Factory) {
+        let engine = make(100, 64);
+        let ids = publish_n(&engine, "s", 30).await;
+        let (start, _) = follow(Arc::clone(&engine), "s", Some(EventId::new(1, 0)), 20)
+            .await
+            .unwrap();
+        match start {
+            Start::Snapshot(events) => {
+                assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids[10..]);
+            }
+            Start::Replay(_) => panic!("an unknown id must not replay"),
+        }
+        let (start, _) = follow(Arc::clone(&engine), "s", None, 20).await.unwrap();
+        assert!(matches!(start, Start::Snapshot(events) if events.len() == 20));
+    }
+
+    pub async fn a_slow_subscriber_is_resynced_from_history_in_order(make: Factory) {
+        // The live buffer holds 4 events; the follower reads none while 40
+        // are published, so it lags and must catch up from history.
+        let engine = make(100, 4);
+        let (_, mut deliveries) = follow(Arc::clone(&engine), "slow", None, 0).await.unwrap();
+        let ids = publish_n(&engine, "slow", 40).await;
+        let mut delivered = Vec::new();
+        for _ in 0..40 {
+            delivered.push(next_event(&mut deliveries).await);
+        }
+        assert_eq!(ids_of(&delivered), ids, "every event, in order, once");
+    }
+
+    pub async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap(make: Factory) {
+        let engine = make(5, 4);
+        let first = engine.publish("far", "e", payload(0)).await.unwrap();
+        let (_, mut deliveries) = follow(Arc::clone(&engine), "far", Some(first.id), 0)
+            .await
+            .unwrap();
+        publish_n(&engine, "far", 50).await;
+        let mut delivered = Vec::new();
+        loop {
+            match next_event(&mut deliveries).await {
+                Delivery::Reset => break,
+                event => delivered.push(event),
+            }
+        }
+        // Whatever arrived before the reset was contiguous from the start.
+        let got = ids_of(&delivered);
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            deliveries.next().await.is_none(),
+            "the feed ends after a reset"
+        );
+    }
+
+    pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
+        let engine = make(1000, 4);
+        let _idle = engine.subscribe("busy").await.unwrap();
+        let mut watcher = engine.subscribe("busy").await.unwrap();
+        let published =
+            tokio::time::timeout(Duration::from_secs(5), publish_n(&engine, "busy", 500)).await;
+        assert!(
+            published.is_ok(),
+            "500 publishes finished although one subscriber never read"
+        );
+        // Another subscriber is unaffected: it lags on its own terms only.
+        assert!(
+            watcher.recv().await.is_err(),
+            "the watcher also lagged, and is told so"
+        );
+    }
+}
+
+macro_rules! engine_suite {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn ids_strictly_increase_and_subscribers_see_publish_order() {
+                suite::ids_strictly_increase_and_subscribers_see_publish_order($factory).await;
+            }
+            #[tokio::test]
+            async fn history_after_returns_exactly_the_later_events() {
+                suite::history_after_returns_exactly_the_later_events($factory).await;
+            }
+            #[tokio::test]
+            async fn unknown_or_evicted_ids_are_reported_gone() {
+                suite::unknown_or_evicted_ids_are_reported_gone($factory).await;
+            }
+            #[tokio::test]
+            async fn replay_from_zero_is_everything_until_history_is_trimmed() {
+                suite::replay_from_zero_is_everything_until_history_is_trimmed($factory).await;
+            }
+            #[tokio::test]
+            async fn channels_are_isolated() {
+                suite::channels_are_isolated($factory).await;
+            }
+            #[tokio::test]
+            async fn a_follower_resumes_with_exactly_the_missed_events_then_live() {
+                suite::a_follower_resumes_with_exactly_the_missed_events_then_live($factory).await;
+            }
+            #[tokio::test]
+            async fn a_follower_without_a_usable_id_gets_a_snapshot() {
+                suite::a_follower_without_a_usable_id_gets_a_snapshot($factory).await;
+            }
+            #[tokio::test]
+            async fn a_slow_subscriber_is_resynced_from_history_in_order() {
+                suite::a_slow_subscriber_is_resynced_from_history_in_order($factory).await;
+            }
+            #[tokio::test]
+            async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap() {
+                suite::a_subscriber_too_far_behind_gets_a_reset_not_a_gap($factory).await;
+            }
+            #[tokio::test]
+            async fn publishing_never_waits_for_a_subscriber_that_does_not_read() {
+                suite::publishing_never_waits_for_a_subscriber_that_does_not_read($factory).await;
+            }
+        }
+    };
+}
+
+fn memory_engine(history_cap: usize, live_buffer: usize) -> SharedEngine {
+    Arc::new(MemoryEngine::new(MemoryConfig {
+        history_cap,
+        live_buffer,
+        ..MemoryConfig::default()
+    }))
+}
+
+engine_suite!(memory, memory_engine);
