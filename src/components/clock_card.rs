@@ -37,7 +37,7 @@ pub fn ClockCard() -> impl IntoView {
                 <StatusDot state />
             </div>
             <p class="mt-4 font-mono text-5xl font-semibold tabular-nums text-slate-900 sm:text-6xl">
-                <time aria-label="Server time" datetime=move || tick.get().map(|t| t.time)>
+                <time aria-label="Current server time" datetime=move || tick.get().map(|t| t.time)>
                     {time}
                 </time>
             </p>
