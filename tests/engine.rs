@@ -202,6 +202,17 @@ mod suite {
         );
     }
 
+    pub async fn sets_remember_members_once(make: Factory) {
+        let engine = make(10, 4);
+        assert!(engine.members("users").await.unwrap().is_empty());
+        for member in ["alice", "bob", "alice"] {
+            engine.remember("users", member).await.unwrap();
+        }
+        let mut members = engine.members("users").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["alice", "bob"]);
+    }
+
     pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
         let engine = make(1000, 4);
         let _idle = engine.subscribe("busy").await.unwrap();
@@ -260,6 +271,10 @@ macro_rules! engine_suite {
             #[tokio::test]
             async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap() {
                 suite::a_subscriber_too_far_behind_gets_a_reset_not_a_gap($factory).await;
+            }
+            #[tokio::test]
+            async fn sets_remember_members_once() {
+                suite::sets_remember_members_once($factory).await;
             }
             #[tokio::test]
             async fn publishing_never_waits_for_a_subscriber_that_does_not_read() {

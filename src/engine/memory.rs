@@ -14,7 +14,7 @@
 //! short and never awaits, which is why a blocking mutex beats an async one
 //! here; publishing under the lock is what makes ids and fan-out agree on order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,8 @@ pub struct MemoryConfig {
     pub live_buffer: usize,
     /// Channels kept at most.
     pub max_channels: usize,
+    /// Members kept at most per set.
+    pub max_set_members: usize,
 }
 
 impl Default for MemoryConfig {
@@ -41,6 +43,7 @@ impl Default for MemoryConfig {
             history_cap: 500,
             live_buffer: 64,
             max_channels: 100_000,
+            max_set_members: 100_000,
         }
     }
 }
@@ -49,6 +52,7 @@ impl Default for MemoryConfig {
 pub struct MemoryEngine {
     config: MemoryConfig,
     channels: Mutex<Channels>,
+    sets: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 #[derive(Default)]
@@ -74,10 +78,12 @@ impl MemoryEngine {
             history_cap: config.history_cap.max(1),
             live_buffer: config.live_buffer.max(1),
             max_channels: config.max_channels.max(1),
+            max_set_members: config.max_set_members.max(1),
         };
         Self {
             config,
             channels: Mutex::new(Channels::default()),
+            sets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -231,6 +237,32 @@ impl Engine for MemoryEngine {
             }))
     }
 
+    async fn remember(&self, set: &str, member: &str) -> Result<(), EngineError> {
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let members = sets.entry(set.to_owned()).or_default();
+        if members.contains(member) {
+            return Ok(());
+        }
+        if members.len() >= self.config.max_set_members {
+            return Err(EngineError::Unavailable(format!("set {set:?} is full")));
+        }
+        members.insert(member.to_owned());
+        Ok(())
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, EngineError> {
+        let sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(sets
+            .get(set)
+            .map_or_else(Vec::new, |members| members.iter().cloned().collect()))
+    }
+
     async fn ready(&self) -> bool {
         true
     }
@@ -245,6 +277,7 @@ mod tests {
             history_cap,
             live_buffer: 4,
             max_channels,
+            max_set_members: 2,
         })
     }
 
@@ -291,6 +324,21 @@ mod tests {
         assert_eq!(engine.channel_count(), 2);
         assert!(engine.latest("old", 10).await.unwrap().is_empty());
         assert_eq!(engine.latest("new", 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sets_are_bounded_and_idempotent() {
+        let engine = engine(10, 10);
+        engine.remember("users", "a").await.unwrap();
+        engine.remember("users", "a").await.unwrap();
+        engine.remember("users", "b").await.unwrap();
+        assert!(matches!(
+            engine.remember("users", "c").await,
+            Err(EngineError::Unavailable(_))
+        ));
+        let mut members = engine.members("users").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["a", "b"]);
     }
 
     #[tokio::test]

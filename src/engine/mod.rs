@@ -24,7 +24,8 @@
 //!   [`live::Delivery::Reset`] and its stream ends, so the client reconnects
 //!   and gets a snapshot. Events are never skipped silently.
 //! - **Bounded memory.** Each channel keeps at most its history cap; engines
-//!   document any further bound (the in-process one bounds its channel count).
+//!   document any further bound (the in-process one bounds its channel count
+//!   and set sizes).
 
 pub mod event;
 pub mod live;
@@ -106,6 +107,13 @@ pub trait Engine: Send + Sync + 'static {
 
     /// The latest `limit` retained events of `channel`, oldest first.
     async fn latest(&self, channel: &str, limit: usize) -> Result<Vec<Arc<Event>>, EngineError>;
+
+    /// Adds `member` to the named set (idempotent). Sets hold small facts such
+    /// as "users who have an inbox".
+    async fn remember(&self, set: &str, member: &str) -> Result<(), EngineError>;
+
+    /// Every member of the named set, in no particular order.
+    async fn members(&self, set: &str) -> Result<Vec<String>, EngineError>;
 
     /// Whether the engine can serve requests now (used by `/readyz`).
     async fn ready(&self) -> bool;

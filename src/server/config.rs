@@ -46,6 +46,25 @@ pub struct Config {
     #[arg(long, env = "BELFRY_HISTORY_CAP", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history_cap: u64,
 
+    /// Secret that signs session tokens (HS256). Unset: a random one is made
+    /// at start-up, and sessions do not survive a restart. Host applications
+    /// that mint tokens for their users share this secret.
+    #[arg(long, env = "BELFRY_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// Hours a sign-in lasts.
+    #[arg(long, env = "BELFRY_SESSION_TTL_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub session_ttl_hours: u64,
+
+    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    #[arg(long, env = "BELFRY_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// Key backends present as `Authorization: Bearer <key>` to
+    /// `POST /api/notifications`. Unset: that API answers 503.
+    #[arg(long, env = "BELFRY_PUBLISH_KEY", hide_env_values = true)]
+    pub publish_key: Option<String>,
+
     /// Seconds to let open connections finish after a shutdown signal.
     #[arg(long, env = "BELFRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -77,6 +96,10 @@ impl Config {
             heartbeat_secs: 15,
             retry_ms: 2000,
             history_cap: 500,
+            session_secret: None,
+            session_ttl_hours: 168,
+            cookie_secure: false,
+            publish_key: None,
             shutdown_grace_secs: 10,
             leptos_config: PathBuf::from("Leptos.toml"),
         }
@@ -108,6 +131,13 @@ impl fmt::Debug for Config {
             .field("heartbeat_secs", &self.heartbeat_secs)
             .field("retry_ms", &self.retry_ms)
             .field("history_cap", &self.history_cap)
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("session_ttl_hours", &self.session_ttl_hours)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("publish_key", &self.publish_key.as_ref().map(|_| "<set>"))
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("leptos_config", &self.leptos_config)
             .finish()
@@ -141,9 +171,11 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_never_shows_the_redis_url() {
+    fn debug_output_never_shows_secrets() {
         let mut config = Config::defaults();
         config.redis_url = Some("redis://:hunter2@db:6379".into());
+        config.session_secret = Some("session-hunter2".into());
+        config.publish_key = Some("publish-hunter2".into());
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("<set>"));

@@ -8,15 +8,21 @@
 //! - [`telemetry`]: structured logs.
 //! - [`startup`]: builds the state and router, binds, serves, drains on shutdown.
 //! - [`state`]: the state every handler shares.
+//! - [`error`]: the API's error type (status + JSON).
+//! - [`auth`]: sessions (cookie + HS256 token) and the publisher key.
+//! - [`inbox`]: per-user notification inboxes, their stream and publish API.
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
 //! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`metrics`]: `/metrics` in the OpenMetrics text format.
 //! - [`shutdown`]: waiting for SIGINT/SIGTERM.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod error;
 pub mod health;
+pub mod inbox;
 pub mod metrics;
 pub mod shutdown;
 pub mod sse;

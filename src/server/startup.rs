@@ -9,17 +9,21 @@ use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::auth::publisher::PublisherKey;
+use super::auth::session::Sessions;
+use super::auth::token::SessionKeys;
 use super::clock::{self, Clock};
 use super::config::Config;
 use super::health;
+use super::inbox::{self, service::Inbox};
 use super::metrics::{self, Metrics};
 use super::sse::SseHub;
 use super::state::AppState;
@@ -66,10 +70,16 @@ impl Application {
         let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone());
         let state = AppState {
             leptos_options,
+            inbox: Inbox::new(engine.clone()),
             engine,
             metrics: Metrics::new(&sse),
             sse,
             clock: Clock::start(shutdown.clone()),
+            sessions: Sessions {
+                keys: session_keys(&config)?,
+                secure_cookie: config.cookie_secure,
+            },
+            publisher_key: PublisherKey::new(config.publish_key.as_deref()),
         };
         let router = router(state.clone());
         let listener = TcpListener::bind(addr)
@@ -131,19 +141,22 @@ impl Application {
 /// The full route table over `state`.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/api/sse/time", get(clock::sse_time))
+        .route(
+            "/api/sse/notifications",
+            get(inbox::stream::notifications_stream),
+        )
+        .route(
+            "/api/notifications",
+            post(inbox::api::publish).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context_state.clone()),
-            move || shell(shell_options.clone()),
-        )
+        // Server functions get the whole `AppState` as context from this call.
+        .leptos_routes_with_context(&state, routes, || (), move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }
@@ -156,6 +169,24 @@ fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
     get_configuration(file.as_deref())
         .map(|conf| conf.leptos_options)
         .map_err(|error| StartupError::LeptosConfig(error.to_string()))
+}
+
+fn session_keys(config: &Config) -> Result<SessionKeys, StartupError> {
+    let ttl = std::time::Duration::from_secs(config.session_ttl_hours * 3600);
+    match config.session_secret.as_deref() {
+        Some(secret) if secret.len() >= 16 => Ok(SessionKeys::new(secret.as_bytes(), ttl)),
+        Some(_) => Err(StartupError::Unsupported(
+            "BELFRY_SESSION_SECRET must be at least 16 bytes".into(),
+        )),
+        None => {
+            tracing::warn!("BELFRY_SESSION_SECRET is not set: using a random secret; sessions will not survive a restart");
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|error| {
+                StartupError::Unsupported(format!("no randomness for a session secret: {error}"))
+            })?;
+            Ok(SessionKeys::new(&secret, ttl))
+        }
+    }
 }
 
 fn build_engine(config: &Config) -> Result<SharedEngine, StartupError> {

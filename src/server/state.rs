@@ -8,7 +8,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use super::auth::publisher::PublisherKey;
+use super::auth::session::Sessions;
 use super::clock::Clock;
+use super::inbox::service::Inbox;
 use super::metrics::Metrics;
 use super::sse::SseHub;
 use crate::engine::SharedEngine;
@@ -26,4 +29,10 @@ pub struct AppState {
     pub clock: Clock,
     /// This instance's metrics registry.
     pub metrics: Arc<Metrics>,
+    /// Per-user inboxes.
+    pub inbox: Inbox,
+    /// Session cookies and tokens.
+    pub sessions: Sessions,
+    /// The key backends publish with.
+    pub publisher_key: PublisherKey,
 }

@@ -25,6 +25,45 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A `Cookie` header value signing `user` in.
+    pub fn cookie_for(&self, user: &str) -> String {
+        let user = belfry::model::user::UserName::parse(user).expect("valid test user");
+        format!("belfry_session={}", self.state.sessions.keys.mint(&user))
+    }
+
+    /// `POST /api/notifications` with the publisher key and a JSON body.
+    pub async fn publish(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/notifications"))
+            .bearer_auth(PUBLISH_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Publishes one notification to `to` and returns its id.
+    pub async fn notify(&self, to: &str, title: &str) -> String {
+        let response = self
+            .publish(serde_json::json!({"to": to, "kind": "info", "title": title, "body": ""}))
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["ids"][0].as_str().expect("an id").to_owned()
+    }
+
+    /// Opens the inbox stream of `user`, optionally resuming.
+    pub async fn inbox_stream(&self, user: &str, last_event_id: Option<&str>) -> SseReader {
+        let mut request = self
+            .client
+            .get(self.url("/api/sse/notifications"))
+            .header("cookie", self.cookie_for(user));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        SseReader::from_response(request.send().await.expect("request sent"))
+    }
+
     /// Sends the shutdown signal, as SIGTERM would.
     pub fn signal_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -46,8 +85,13 @@ pub fn test_config() -> Config {
     config.heartbeat_secs = 1;
     config.shutdown_grace_secs = 5;
     config.leptos_config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
+    config.publish_key = Some(PUBLISH_KEY.into());
+    config.session_secret = Some("integration-test-session-secret".into());
     config
 }
+
+/// The publisher key of test apps.
+pub const PUBLISH_KEY: &str = "test-publisher-key";
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_config()).await
@@ -79,7 +123,10 @@ pub struct SseReader {
 
 impl SseReader {
     pub async fn open(client: &reqwest::Client, url: &str) -> SseReader {
-        let response = client.get(url).send().await.expect("request sent");
+        SseReader::from_response(client.get(url).send().await.expect("request sent"))
+    }
+
+    pub fn from_response(response: reqwest::Response) -> SseReader {
         assert_eq!(response.status(), 200, "SSE endpoint answers 200");
         SseReader {
             response_headers: response.headers().clone(),
@@ -108,6 +155,49 @@ impl SseReader {
         .expect("a frame arrives in time")
     }
 
+    /// The next dispatched event (one with data), parsed.
+    pub async fn next_event(&mut self, within: Duration) -> Option<SseEvent> {
+        loop {
+            let frame = self.next_frame(within).await?;
+            let mut event = SseEvent::default();
+            let mut data = Vec::new();
+            for line in frame.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    event.id = Some(value.to_owned());
+                } else if let Some(value) = line.strip_prefix("event: ") {
+                    event.event = value.to_owned();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push(value);
+                }
+            }
+            if !data.is_empty() {
+                event.data = serde_json::from_str(&data.join("\n")).expect("event data is JSON");
+                return Some(event);
+            }
+        }
+    }
+
+    /// Asserts that no event arrives within `within`.
+    pub async fn expect_silence(&mut self, within: Duration) {
+        let quiet = tokio::time::timeout(within, async {
+            loop {
+                match self.body.next().await {
+                    Some(Ok(chunk)) => {
+                        let text = String::from_utf8_lossy(&chunk).into_owned();
+                        if text.contains("data:") {
+                            return text;
+                        }
+                    }
+                    _ => return String::new(),
+                }
+            }
+        })
+        .await;
+        if let Ok(text) = quiet {
+            assert!(text.is_empty(), "expected no event, got {text:?}");
+        }
+    }
+
     /// The next frame that carries `data:`, skipping comments and hints.
     pub async fn next_data(&mut self, within: Duration) -> Option<String> {
         loop {
@@ -121,6 +211,14 @@ impl SseReader {
             }
         }
     }
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Default, Clone)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: serde_json::Value,
 }
 
 /// Polls `condition` until it holds or `within` passes; returns whether it held.

@@ -3,7 +3,9 @@
 
 mod health;
 mod helpers;
+mod inbox_stream;
 mod leaks;
 mod pages;
+mod publish;
 mod shutdown;
 mod sse_time;

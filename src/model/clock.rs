@@ -1,8 +1,4 @@
-//! Wire types shared by the server and the browser.
-//!
-//! Every type here is serialised by one side and parsed by the other, so a
-//! field renamed here changes the protocol: keep `docs/` in step. Nothing
-//! secret or server-internal belongs here.
+//! The clock tick sent on `GET /api/sse/time`.
 
 use serde::{Deserialize, Serialize};
 

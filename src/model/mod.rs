@@ -1,0 +1,17 @@
+//! Wire types shared by the server and the browser.
+//!
+//! Every type here is serialised by one side and parsed by the other, so a
+//! field renamed here changes the protocol: keep `docs/` in step. Nothing
+//! secret or server-internal belongs here. Parsing input into these types
+//! ("parse, don't validate") lives beside them, so the browser can check a
+//! form with the very rules the server enforces.
+//!
+//! - [`clock`]: the clock tick.
+//! - [`user`]: user names.
+//! - [`notification`]: notifications, their validation, and inbox events.
+
+pub mod clock;
+pub mod notification;
+pub mod user;
+
+pub use clock::ClockTick;

@@ -1,0 +1,365 @@
+//! Notifications: what a publisher sends, what the inbox stores, what the
+//! browser receives, and the events of the inbox stream.
+//!
+//! Validation lives here (`NotificationDraft::validate`) so the API, the
+//! server functions and the browser's forms all apply the same rules.
+
+use serde::{Deserialize, Serialize};
+
+/// How a notification presents itself: icon and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    /// Neutral information.
+    Info,
+    /// Something went well.
+    Success,
+    /// Something needs attention.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+impl NotificationKind {
+    /// Every kind, in display order.
+    pub const ALL: [NotificationKind; 4] = [Self::Info, Self::Success, Self::Warning, Self::Error];
+
+    /// The lower-case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Success => "success",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    /// The capitalised name people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Info => "Info",
+            Self::Success => "Success",
+            Self::Warning => "Warning",
+            Self::Error => "Error",
+        }
+    }
+}
+
+/// A notification as a publisher submits it, before validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDraft {
+    /// info, success, warning or error.
+    pub kind: NotificationKind,
+    /// 1–120 characters, not blank.
+    pub title: String,
+    /// At most 1,000 characters.
+    #[serde(default)]
+    pub body: String,
+    /// An `http:`/`https:` URL or a `/`-relative path.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// A rejected field: which one, and why (fit to show to a person).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name as it appears in the JSON body.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Longest title, in characters.
+pub const TITLE_MAX: usize = 120;
+/// Longest body, in characters.
+pub const BODY_MAX: usize = 1000;
+/// Longest link, in bytes.
+pub const LINK_MAX: usize = 2048;
+
+impl NotificationDraft {
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(self) -> Result<NotificationContent, FieldError> {
+        let title_len = self.title.chars().count();
+        if self.title.trim().is_empty() {
+            return Err(FieldError::new("title", "a title is required"));
+        }
+        if title_len > TITLE_MAX {
+            return Err(FieldError::new(
+                "title",
+                "a title has at most 120 characters",
+            ));
+        }
+        if self.body.chars().count() > BODY_MAX {
+            return Err(FieldError::new(
+                "body",
+                "a body has at most 1000 characters",
+            ));
+        }
+        let link = match self.link {
+            Some(link) if link.is_empty() => None,
+            Some(link) => Some(check_link(link)?),
+            None => None,
+        };
+        Ok(NotificationContent {
+            kind: self.kind,
+            title: self.title,
+            body: self.body,
+            link,
+        })
+    }
+}
+
+fn check_link(link: String) -> Result<String, FieldError> {
+    let invalid = || {
+        FieldError::new(
+            "link",
+            "a link must be an http(s) URL or a path starting with a single '/'",
+        )
+    };
+    if link.len() > LINK_MAX
+        || link
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err(invalid());
+    }
+    let lower = link.to_ascii_lowercase();
+    let after_scheme = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let acceptable = match after_scheme {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            !host.is_empty() && !host.starts_with('@')
+        }
+        // A path on this site; `//host` would be another site.
+        None => link.starts_with('/') && !link.starts_with("//"),
+    };
+    if acceptable {
+        Ok(link)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// A validated notification's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationContent {
+    /// Presentation kind.
+    pub kind: NotificationKind,
+    /// Title (1–120 characters).
+    pub title: String,
+    /// Body (≤ 1,000 characters).
+    pub body: String,
+    /// Optional safe link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// What the inbox stores for a notification (the payload of a
+/// `notification` event); its id is the event id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredNotification {
+    /// The content.
+    #[serde(flatten)]
+    pub content: NotificationContent,
+    /// When it was published, RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// A notification as the browser shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Its id in the user's inbox (`<ms>-<seq>`); ids increase per user.
+    pub id: String,
+    /// Presentation kind.
+    pub kind: NotificationKind,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Optional link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// When it was published, RFC 3339 UTC.
+    pub created_at: String,
+    /// Whether the user has read it.
+    pub read: bool,
+}
+
+impl Notification {
+    /// A notification from its stored form.
+    pub fn from_stored(id: String, stored: StoredNotification, read: bool) -> Self {
+        Self {
+            id,
+            kind: stored.content.kind,
+            title: stored.content.title,
+            body: stored.content.body,
+            link: stored.content.link,
+            created_at: stored.created_at,
+            read,
+        }
+    }
+}
+
+/// Names of the events on `GET /api/sse/notifications`.
+pub mod events {
+    /// A new notification (payload [`super::StoredNotification`], id = its id).
+    pub const NOTIFICATION: &str = "notification";
+    /// Read marks changed (payload [`super::ReadMarks`]).
+    pub const READ: &str = "read";
+    /// The inbox as of now (payload [`super::InboxSnapshot`]).
+    pub const SNAPSHOT: &str = "snapshot";
+    /// The exact unread count as of an id (payload [`super::UnreadCount`]).
+    pub const UNREAD: &str = "unread";
+}
+
+/// Read marks, stored in the inbox as a `read` event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarks {
+    /// These notifications are now read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// Every notification with an id up to and including this one is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+}
+
+/// The exact unread count once every event up to `as_of` is applied. A
+/// client that later receives a notification with an id at or below `as_of`
+/// must not count it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadCount {
+    /// Unread notifications.
+    pub unread: u32,
+    /// The newest inbox event the count includes.
+    pub as_of: Option<String>,
+}
+
+/// The first event of a fresh inbox stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxSnapshot {
+    /// The latest notifications, newest first.
+    pub notifications: Vec<Notification>,
+    /// Unread notifications in the whole inbox, as of `as_of`.
+    pub unread: u32,
+    /// The newest inbox event this snapshot includes.
+    pub as_of: Option<String>,
+    /// Whether older notifications can be loaded.
+    pub has_more: bool,
+}
+
+/// A page of older notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxPage {
+    /// Notifications, newest first.
+    pub notifications: Vec<Notification>,
+    /// Whether even older ones exist.
+    pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(title: &str, body: &str, link: Option<&str>) -> NotificationDraft {
+        NotificationDraft {
+            kind: NotificationKind::Info,
+            title: title.into(),
+            body: body.into(),
+            link: link.map(Into::into),
+        }
+    }
+
+    fn field_of(result: Result<NotificationContent, FieldError>) -> String {
+        result.expect_err("rejected").field
+    }
+
+    #[test]
+    fn a_plain_notification_is_valid() {
+        let content = draft("Deploy finished", "All green.", Some("/builds/42"))
+            .validate()
+            .unwrap();
+        assert_eq!(content.link.as_deref(), Some("/builds/42"));
+    }
+
+    #[test]
+    fn titles_must_be_one_to_120_characters_and_not_blank() {
+        assert_eq!(field_of(draft("", "", None).validate()), "title");
+        assert_eq!(field_of(draft("   ", "", None).validate()), "title");
+        assert_eq!(
+            field_of(draft(&"t".repeat(121), "", None).validate()),
+            "title"
+        );
+        assert!(
+            draft(&"é".repeat(120), "", None).validate().is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn bodies_have_at_most_1000_characters() {
+        assert!(draft("t", &"b".repeat(1000), None).validate().is_ok());
+        assert_eq!(
+            field_of(draft("t", &"b".repeat(1001), None).validate()),
+            "body"
+        );
+    }
+
+    #[test]
+    fn links_must_be_http_urls_or_local_paths() {
+        for ok in [
+            "https://example.com/x?y#z",
+            "http://localhost:3000",
+            "/inbox",
+            "HTTPS://EXAMPLE.COM",
+        ] {
+            assert!(draft("t", "", Some(ok)).validate().is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "/\\evil.example",
+            "https://",
+            "https://@evil",
+            "inbox",
+            "ftp://example.com",
+            "/a b",
+            "https://example.com/\nx",
+        ] {
+            assert_eq!(
+                field_of(draft("t", "", Some(bad)).validate()),
+                "link",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_link_means_no_link() {
+        assert_eq!(draft("t", "", Some("")).validate().unwrap().link, None);
+    }
+
+    #[test]
+    fn unknown_kinds_do_not_deserialise() {
+        let parsed = serde_json::from_str::<NotificationDraft>(r#"{"kind":"spam","title":"t"}"#);
+        assert!(parsed.is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! Who is calling: browser sessions and backend publishers.
+//!
+//! - [`token`]: HS256 session tokens (JWT), minted and verified.
+//! - [`session`]: the `belfry_session` cookie and the [`session::CurrentUser`] extractor.
+//! - [`publisher`]: the publisher key for `POST /api/notifications`.
+//!
+//! Secrets (the session secret, the publisher key) never leave this module
+//! in logs, errors or pages.
+
+pub mod publisher;
+pub mod session;
+pub mod token;

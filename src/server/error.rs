@@ -1,0 +1,136 @@
+//! The one error type of the HTTP API: each variant is a status code and a
+//! JSON body `{"error": {"code", "message", "field"?}}`.
+//!
+//! Messages are written for the API's callers. Internal details (engine
+//! errors, I/O) go to the log and never into a response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::engine::EngineError;
+use crate::model::notification::FieldError;
+
+/// An API failure, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the request is malformed; `field` names the culprit when known.
+    BadRequest {
+        /// The offending field (JSON path), if one is to blame.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// 401: credentials are missing or invalid.
+    Unauthorized(&'static str),
+    /// 403: credentials were given but are not accepted.
+    Forbidden(&'static str),
+    /// 404: no such thing (for this caller).
+    NotFound(&'static str),
+    /// 409: the request conflicts with the current state.
+    Conflict(String),
+    /// 413: the body is larger than allowed.
+    PayloadTooLarge(&'static str),
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 503: temporarily unable (or not configured) to serve; retry later.
+    Unavailable {
+        /// What is unavailable and, where useful, how to enable it.
+        message: String,
+        /// Seconds after which a retry may succeed.
+        retry_after: Option<u32>,
+    },
+    /// 500: an internal failure (already logged).
+    Internal,
+}
+
+impl ApiError {
+    /// A 400 blaming `field`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadRequest { message, .. } | Self::Conflict(message) => message.clone(),
+            Self::Unavailable { message, .. } => message.clone(),
+            Self::Unauthorized(message)
+            | Self::Forbidden(message)
+            | Self::NotFound(message)
+            | Self::PayloadTooLarge(message) => (*message).to_owned(),
+            Self::UnsupportedMediaType => {
+                "the body must be JSON (Content-Type: application/json)".to_owned()
+            }
+            Self::Internal => "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::field(error.field, error.message)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::Unavailable(detail) => {
+                tracing::warn!(%detail, "engine unavailable");
+                Self::Unavailable {
+                    message: "the notification store is unavailable; retry shortly".into(),
+                    retry_after: Some(2),
+                }
+            }
+            EngineError::Invalid(detail) => {
+                tracing::error!(%detail, "engine rejected a request");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let mut error = json!({ "code": code, "message": self.message() });
+        if let Self::BadRequest {
+            field: Some(field), ..
+        } = &self
+        {
+            error["field"] = json!(field);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let Self::Unavailable {
+            retry_after: Some(seconds),
+            ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

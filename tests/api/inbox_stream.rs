@@ -1,0 +1,194 @@
+//! `GET /api/sse/notifications`: snapshot, live, replay, isolation.
+
+use std::time::Duration;
+
+use belfry::model::user::UserName;
+
+use crate::helpers::spawn_app;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn user(name: &str) -> UserName {
+    UserName::parse(name).unwrap()
+}
+
+#[tokio::test]
+async fn without_a_session_the_stream_answers_401_json() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/sse/notifications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    let forged = app
+        .client
+        .get(app.url("/api/sse/notifications"))
+        .header(
+            "cookie",
+            "belfry_session=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+}
+
+#[tokio::test]
+async fn a_fresh_connection_gets_a_snapshot_then_live_notifications() {
+    let app = spawn_app().await;
+    let first = app.notify("alice", "one").await;
+    let second = app.notify("alice", "two").await;
+
+    let mut stream = app.inbox_stream("alice", None).await;
+    let snapshot = stream.next_event(WAIT).await.expect("snapshot");
+    assert_eq!(snapshot.event, "snapshot");
+    assert_eq!(
+        snapshot.id.as_deref(),
+        Some(second.as_str()),
+        "the snapshot carries the newest id"
+    );
+    assert_eq!(snapshot.data["unread"], 2);
+    let titles: Vec<&str> = snapshot.data["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["two", "one"], "newest first");
+    assert_eq!(snapshot.data["notifications"][1]["id"], first.as_str());
+
+    let third = app.notify("alice", "three").await;
+    let live = stream.next_event(WAIT).await.expect("live notification");
+    assert_eq!(live.event, "notification");
+    assert_eq!(live.id.as_deref(), Some(third.as_str()));
+    assert_eq!(live.data["title"], "three");
+    assert_eq!(live.data["kind"], "info");
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
+    let app = spawn_app().await;
+    app.notify("alice", "before").await;
+    let mut stream = app.inbox_stream("alice", None).await;
+    let snapshot = stream.next_event(WAIT).await.unwrap();
+    let last_seen = snapshot.id.clone().unwrap();
+    drop(stream);
+
+    let missed = [
+        app.notify("alice", "m1").await,
+        app.notify("alice", "m2").await,
+    ];
+    let mut resumed = app.inbox_stream("alice", Some(&last_seen)).await;
+    for (id, title) in missed.iter().zip(["m1", "m2"]) {
+        let event = resumed.next_event(WAIT).await.unwrap();
+        assert_eq!(event.event, "notification");
+        assert_eq!(event.id.as_deref(), Some(id.as_str()));
+        assert_eq!(event.data["title"], title);
+    }
+    let unread = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(unread.event, "unread");
+    assert_eq!(unread.data["unread"], 3);
+    assert_eq!(unread.data["as_of"], missed[1].as_str());
+
+    let live = app.notify("alice", "live").await;
+    let event = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(
+        event.id.as_deref(),
+        Some(live.as_str()),
+        "then live, nothing repeated"
+    );
+}
+
+#[tokio::test]
+async fn the_query_parameter_resumes_like_the_header() {
+    let app = spawn_app().await;
+    let seen = app.notify("alice", "seen").await;
+    let missed = app.notify("alice", "missed").await;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/sse/notifications?last_event_id={seen}")))
+        .header("cookie", app.cookie_for("alice"))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = crate::helpers::SseReader::from_response(response);
+    let event = stream.next_event(WAIT).await.unwrap();
+    assert_eq!(event.event, "notification");
+    assert_eq!(event.id.as_deref(), Some(missed.as_str()));
+}
+
+#[tokio::test]
+async fn an_unknown_or_trimmed_id_gets_a_fresh_snapshot() {
+    let app = spawn_app().await;
+    app.notify("alice", "only").await;
+    let mut stream = app.inbox_stream("alice", Some("1-0")).await;
+    let event = stream.next_event(WAIT).await.unwrap();
+    assert_eq!(event.event, "snapshot");
+    assert_eq!(event.data["unread"], 1);
+}
+
+#[tokio::test]
+async fn read_marks_reach_every_open_stream_with_the_exact_count() {
+    let app = spawn_app().await;
+    let first = app.notify("alice", "a").await;
+    app.notify("alice", "b").await;
+    let mut tab_one = app.inbox_stream("alice", None).await;
+    let mut tab_two = app.inbox_stream("alice", None).await;
+    tab_one.next_event(WAIT).await.unwrap();
+    tab_two.next_event(WAIT).await.unwrap();
+
+    app.state
+        .inbox
+        .mark_read(&user("alice"), &first)
+        .await
+        .unwrap();
+    for tab in [&mut tab_one, &mut tab_two] {
+        let read = tab.next_event(WAIT).await.unwrap();
+        assert_eq!(read.event, "read");
+        assert_eq!(read.data["ids"][0], first.as_str());
+        let unread = tab.next_event(WAIT).await.unwrap();
+        assert_eq!(unread.event, "unread");
+        assert_eq!(unread.data["unread"], 1);
+    }
+
+    app.state.inbox.mark_all_read(&user("alice")).await.unwrap();
+    let read = tab_one.next_event(WAIT).await.unwrap();
+    assert_eq!(read.event, "read");
+    assert_eq!(tab_one.next_event(WAIT).await.unwrap().data["unread"], 0);
+
+    // A reconnect after all this starts from exact state.
+    let mut fresh = app.inbox_stream("alice", None).await;
+    let snapshot = fresh.next_event(WAIT).await.unwrap();
+    assert_eq!(snapshot.data["unread"], 0);
+    assert!(snapshot.data["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["read"] == true));
+}
+
+#[tokio::test]
+async fn one_user_never_sees_or_marks_another_users_notifications() {
+    let app = spawn_app().await;
+    let mut bob = app.inbox_stream("bob", None).await;
+    let bob_snapshot = bob.next_event(WAIT).await.unwrap();
+    assert_eq!(bob_snapshot.data["unread"], 0);
+
+    let for_alice = app.notify("alice", "private").await;
+    bob.expect_silence(Duration::from_millis(500)).await;
+
+    let refused = app.state.inbox.mark_read(&user("bob"), &for_alice).await;
+    assert!(refused.is_err(), "bob cannot mark alice's notification");
+    let alice = app.state.inbox.snapshot(&user("alice")).await.unwrap();
+    assert_eq!(alice.unread, 1, "alice's notification is still unread");
+    // Even with alice's id, bob's stream resumes within bob's inbox only.
+    let mut bob_again = app.inbox_stream("bob", Some(&for_alice)).await;
+    let event = bob_again.next_event(WAIT).await.unwrap();
+    assert_eq!(event.event, "snapshot");
+    assert_eq!(event.data["notifications"].as_array().unwrap().len(), 0);
+}
