@@ -8,10 +8,11 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
+use crate::account::provide_account;
 use crate::components::header::Header;
 use crate::pages::{
     activity::ActivityPage, home::HomePage, notifications::NotificationsPage,
-    progress::ProgressPage,
+    progress::ProgressPage, sign_in::SignInPage,
 };
 
 /// The full HTML document the server renders around [`App`].
@@ -39,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_account();
     view! {
         <Stylesheet id="leptos" href="/pkg/belfry.css" />
         <Title text="Belfry" />
@@ -50,6 +52,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("notifications") view=NotificationsPage />
                     <Route path=StaticSegment("progress") view=ProgressPage />
                     <Route path=StaticSegment("activity") view=ActivityPage />
+                    <Route path=StaticSegment("sign-in") view=SignInPage />
                 </Routes>
             </main>
         </Router>

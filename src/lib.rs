@@ -4,6 +4,7 @@
 //! the API and Server-Sent Events; the browser bundle (feature `hydrate`)
 //! hydrates those pages and keeps them live.
 //!
+//! - [`account`]: signing in and out, and who is signed in.
 //! - [`app`]: the HTML shell, the header and the route table.
 //! - [`model`]: wire types shared by server and browser.
 //! - [`client`]: browser-side plumbing (EventSource as signals).
@@ -14,6 +15,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod app;
 pub mod client;
 pub mod components;

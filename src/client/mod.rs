@@ -1,11 +1,15 @@
 //! Browser-side plumbing shared by components.
 //!
+//! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
 //! - [`event_source`]: an `EventSource` as Leptos signals, closed on unmount.
+//! - [`inbox`]: the browser's inbox model and how stream events change it.
 //! - [`time`]: formatting instants for people.
 //!
 //! Functions here compile for the server too (so components can call them
 //! during SSR) but only do their work in the browser; the browser-only parts
 //! are gated once, inside each module.
 
+pub mod dom;
 pub mod event_source;
+pub mod inbox;
 pub mod time;

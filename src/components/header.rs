@@ -1,7 +1,11 @@
-//! The top bar on every page: brand and navigation.
+//! The top bar on every page: brand, navigation, and the account area
+//! (the bell and sign-out when signed in, a sign-in link otherwise).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+use super::notification_center::NotificationCenter;
+use crate::account::{reload_to, use_account, SignOut};
 
 /// Brand, then links to every page; the current page is marked for
 /// assistive technology (`aria-current`) and visually.
@@ -20,7 +24,7 @@ pub fn Header() -> impl IntoView {
                     <img src="/favicon.svg" alt="" class="size-7" />
                     "Belfry"
                 </a>
-                <nav aria-label="Main">
+                <nav aria-label="Main" class="order-last w-full sm:order-none sm:w-auto">
                     <ul class="flex flex-wrap gap-1 text-sm font-medium">
                         {links
                             .into_iter()
@@ -40,7 +44,58 @@ pub fn Header() -> impl IntoView {
                             .collect_view()}
                     </ul>
                 </nav>
+                <AccountArea />
             </div>
         </header>
+    }
+}
+
+/// The signed-in user's bell and name, or a sign-in link.
+#[component]
+fn AccountArea() -> impl IntoView {
+    let account = use_account();
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            reload_to("/sign-in");
+        }
+    });
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                account
+                    .get()
+                    .map(|account| match account {
+                        Some(account) => {
+                            view! {
+                                <div class="flex items-center gap-2">
+                                    <NotificationCenter />
+                                    <span class="text-sm text-slate-600" data-testid="signed-in-as">
+                                        {account.name}
+                                    </span>
+                                    <button
+                                        type="button"
+                                        class="rounded-lg px-2 py-1 text-sm text-slate-500 hover:bg-slate-100 hover:text-slate-900"
+                                        on:click=move |_| {
+                                            sign_out.dispatch(SignOut {});
+                                        }
+                                    >
+                                        "Sign out"
+                                    </button>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        None => {
+                            view! {
+                                <a href="/sign-in" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500">
+                                    "Sign in"
+                                </a>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
     }
 }

@@ -8,6 +8,7 @@
 //! - [`telemetry`]: structured logs.
 //! - [`startup`]: builds the state and router, binds, serves, drains on shutdown.
 //! - [`state`]: the state every handler shares.
+//! - [`context`]: the state and user of a server function call.
 //! - [`error`]: the API's error type (status + JSON).
 //! - [`auth`]: sessions (cookie + HS256 token) and the publisher key.
 //! - [`inbox`]: per-user notification inboxes, their stream and publish API.
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod health;
 pub mod inbox;

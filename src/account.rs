@@ -1,0 +1,86 @@
+//! Who is signed in, seen from the app: server functions to sign in, sign
+//! out and ask, and the resource the header reads.
+//!
+//! The session itself (cookie, token) is the server's business
+//! (`server::auth`); this module only calls it.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the UI needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The user name.
+    pub name: String,
+}
+
+/// The current account, or `None` when signed out.
+#[server(prefix = "/api/account", endpoint = "me")]
+pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
+    let state = crate::server::context::state()?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(crate::server::context::internal)?;
+    Ok(state.sessions.user_of(&headers).map(|user| Account {
+        name: user.to_string(),
+    }))
+}
+
+/// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`).
+#[server(prefix = "/api/account", endpoint = "sign_in")]
+pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
+    use crate::server::context::{fail, internal, state};
+    use axum::http::{header, HeaderValue, StatusCode};
+
+    let state = state()?;
+    let user = crate::model::user::UserName::parse(name.trim())
+        .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("name: {error}")))?;
+    state.inbox.register(&user).await.map_err(internal)?;
+    let cookie = HeaderValue::from_str(&state.sessions.sign_in_cookie(&user)).map_err(internal)?;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(header::SET_COOKIE, cookie);
+    }
+    tracing::info!(user = %user, "signed in");
+    Ok(Account {
+        name: user.to_string(),
+    })
+}
+
+/// Signs out (expires the session cookie).
+#[server(prefix = "/api/account", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    use axum::http::{header, HeaderValue};
+
+    let state = crate::server::context::state()?;
+    let cookie = HeaderValue::from_str(&state.sessions.sign_out_cookie())
+        .map_err(crate::server::context::internal)?;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(header::SET_COOKIE, cookie);
+    }
+    Ok(())
+}
+
+/// The account resource, resolved on the server before the page is sent (so
+/// the header is right even before scripts run) and shared via context.
+pub fn provide_account() -> Resource<Option<Account>> {
+    let account =
+        Resource::new_blocking(|| (), |()| async { current_account().await.ok().flatten() });
+    provide_context(account);
+    account
+}
+
+/// The account resource provided by [`provide_account`].
+pub fn use_account() -> Resource<Option<Account>> {
+    expect_context::<Resource<Option<Account>>>()
+}
+
+/// Loads `path` as a new page (after signing in or out, so every part of
+/// the page starts from the new session).
+pub fn reload_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}

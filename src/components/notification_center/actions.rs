@@ -1,0 +1,77 @@
+//! Server functions behind the notification center and the test dashboard.
+//! Each acts only on the caller's own inbox (the user comes from the
+//! session, never from the arguments), except sending, which writes into the
+//! recipient's inbox as the product intends.
+
+use leptos::prelude::*;
+
+use crate::model::notification::{InboxPage, NotificationKind};
+
+/// Marks one of the caller's notifications read.
+#[server(prefix = "/api/inbox", endpoint = "mark_read")]
+pub async fn mark_read(id: String) -> Result<(), ServerFnError> {
+    let (state, user) = crate::server::context::signed_in().await?;
+    state
+        .inbox
+        .mark_read(&user, &id)
+        .await
+        .map(|_| ())
+        .map_err(crate::server::context::from_api)
+}
+
+/// Marks all of the caller's notifications read.
+#[server(prefix = "/api/inbox", endpoint = "mark_all_read")]
+pub async fn mark_all_read() -> Result<u32, ServerFnError> {
+    let (state, user) = crate::server::context::signed_in().await?;
+    state
+        .inbox
+        .mark_all_read(&user)
+        .await
+        .map_err(|error| crate::server::context::from_api(error.into()))
+}
+
+/// The caller's notifications older than `before`, 20 at most.
+#[server(prefix = "/api/inbox", endpoint = "older")]
+pub async fn load_older(before: String) -> Result<InboxPage, ServerFnError> {
+    let (state, user) = crate::server::context::signed_in().await?;
+    state
+        .inbox
+        .older(&user, &before)
+        .await
+        .map_err(crate::server::context::from_api)
+}
+
+/// Sends a notification to `to` (a user name) from the signed-in caller.
+#[server(prefix = "/api/inbox", endpoint = "send")]
+pub async fn send_notification(
+    to: String,
+    kind: NotificationKind,
+    title: String,
+    body: String,
+) -> Result<String, ServerFnError> {
+    use crate::model::notification::NotificationDraft;
+    use crate::model::user::UserName;
+    use crate::server::context::{fail, from_api};
+    use crate::server::inbox::service::Recipients;
+    use axum::http::StatusCode;
+
+    let (state, _sender) = crate::server::context::signed_in().await?;
+    let recipient = UserName::parse(to.trim())
+        .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("to: {error}")))?;
+    let content = NotificationDraft {
+        kind,
+        title,
+        body,
+        link: None,
+    }
+    .validate()
+    .map_err(|error| fail(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let ids = state
+        .inbox
+        .publish(Recipients::Users(vec![recipient]), content)
+        .await
+        .map_err(|error| from_api(error.into()))?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR, "nothing was stored"))
+}

@@ -1,0 +1,103 @@
+//! The notification center: the bell with its unread badge, the dropdown
+//! panel, and toasts for live arrivals, all fed by one
+//! `GET /api/sse/notifications` stream per page.
+//!
+//! - [`actions`]: server functions (mark read, mark all, older, send).
+//! - [`bell`]: the bell button and badge.
+//! - [`panel`]: the dropdown list.
+//! - [`item`]: one notification row, and the kind icons.
+//! - [`toasts`]: the toast stack.
+//!
+//! Owns the browser-side inbox ([`crate::client::inbox::InboxModel`]) as a
+//! signal; children only read it or call back.
+
+pub mod actions;
+pub mod bell;
+pub mod item;
+pub mod panel;
+pub mod toasts;
+
+use std::time::Duration;
+
+use leptos::html::Div;
+use leptos::prelude::*;
+
+use self::bell::Bell;
+use self::panel::Panel;
+use self::toasts::{ToastStack, Toasts};
+use crate::client::dom::{close_on_escape_or_outside_click, every};
+use crate::client::event_source::use_event_source;
+use crate::client::inbox::InboxModel;
+use crate::client::time::now_ms;
+use crate::model::notification::{
+    events, InboxSnapshot, ReadMarks, StoredNotification, UnreadCount,
+};
+
+/// The bell, its panel and the toasts, for the signed-in user.
+#[component]
+pub fn NotificationCenter() -> impl IntoView {
+    let inbox = RwSignal::new(InboxModel::default());
+    let toasts = ToastStack::new();
+    let open = RwSignal::new(false);
+    let now = RwSignal::new(now_ms());
+    every(Duration::from_secs(15), move || now.set(now_ms()));
+
+    let connection = use_event_source(
+        "/api/sse/notifications".into(),
+        &[
+            events::SNAPSHOT,
+            events::NOTIFICATION,
+            events::READ,
+            events::UNREAD,
+        ],
+        move |message| match message.event.as_str() {
+            events::SNAPSHOT => {
+                if let Ok(snapshot) = serde_json::from_str::<InboxSnapshot>(&message.data) {
+                    inbox.update(|model| model.apply_snapshot(snapshot));
+                }
+            }
+            events::NOTIFICATION => {
+                let (Some(id), Ok(stored)) = (
+                    message.id.as_deref(),
+                    serde_json::from_str::<StoredNotification>(&message.data),
+                ) else {
+                    return;
+                };
+                let mut added = None;
+                inbox.update(|model| added = model.apply_notification(id, stored));
+                if let Some(notification) = added {
+                    toasts.push(notification);
+                }
+            }
+            events::READ => {
+                if let Ok(marks) = serde_json::from_str::<ReadMarks>(&message.data) {
+                    inbox.update(|model| model.apply_read(&marks));
+                }
+            }
+            events::UNREAD => {
+                if let Ok(count) = serde_json::from_str::<UnreadCount>(&message.data) {
+                    inbox.update(|model| model.apply_unread(&count));
+                }
+            }
+            _ => {}
+        },
+    );
+
+    let container = NodeRef::<Div>::new();
+    let bell_button = NodeRef::<leptos::html::Button>::new();
+    close_on_escape_or_outside_click(container, open, move || {
+        if let Some(button) = bell_button.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+
+    view! {
+        <div class="relative" node_ref=container>
+            <Bell inbox open button=bell_button />
+            <Show when=move || open.get()>
+                <Panel inbox connection now />
+            </Show>
+        </div>
+        <Toasts toasts />
+    }
+}

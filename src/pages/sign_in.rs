@@ -1,0 +1,66 @@
+//! `/sign-in`: pick a display name.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::account::{reload_to, SignIn};
+use crate::model::user::UserName;
+
+/// The sign-in form. Valid names are checked in the browser first, with the
+/// same rules the server enforces.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let sign_in = ServerAction::<SignIn>::new();
+    let (name, set_name) = signal(String::new());
+    let problem = move || {
+        let name = name.get();
+        (!name.is_empty())
+            .then(|| UserName::parse(name.trim()).err().map(|e| e.to_string()))
+            .flatten()
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = sign_in.value().get() {
+            reload_to("/notifications");
+        }
+    });
+    let server_error = move || match sign_in.value().get() {
+        Some(Err(error)) => Some(
+            error
+                .to_string()
+                .replace("error running server function: ", ""),
+        ),
+        _ => None,
+    };
+    view! {
+        <Title text="Belfry · Sign in" />
+        <section class="mx-auto max-w-md rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
+            <h1 class="text-2xl font-semibold text-slate-900">"Sign in"</h1>
+            <p class="mt-1 text-sm text-slate-600">"Pick a display name. Anyone can be anyone here: it is a demo."</p>
+            <ActionForm action=sign_in attr:class="mt-6 space-y-4">
+                <div>
+                    <label for="name" class="block text-sm font-medium text-slate-700">"Display name"</label>
+                    <input
+                        id="name"
+                        name="name"
+                        type="text"
+                        required
+                        maxlength="32"
+                        autocomplete="username"
+                        pattern="[A-Za-z0-9._\\-]{1,32}"
+                        class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+                        on:input=move |event| set_name.set(event_target_value(&event))
+                        prop:value=name
+                    />
+                    <p class="mt-1 h-5 text-sm text-rose-600" role="alert">{move || problem().or_else(server_error)}</p>
+                </div>
+                <button
+                    type="submit"
+                    class="w-full rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white shadow-sm hover:bg-indigo-500 disabled:bg-indigo-300"
+                    disabled=move || sign_in.pending().get() || problem().is_some()
+                >
+                    "Sign in"
+                </button>
+            </ActionForm>
+        </section>
+    }
+}

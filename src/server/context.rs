@@ -1,0 +1,51 @@
+//! What server functions need from the request: the shared state and the
+//! signed-in user.
+//!
+//! Server functions run inside Leptos; `leptos_routes_with_context` puts
+//! [`AppState`] in their context. This module must stay the only place that
+//! turns a server function's request into a user, so every one of them
+//! enforces the session the same way.
+
+use axum::http::{HeaderMap, StatusCode};
+use leptos::prelude::{use_context, ServerFnError};
+use leptos_axum::ResponseOptions;
+
+use super::state::AppState;
+use crate::model::user::UserName;
+
+/// The shared state.
+pub fn state() -> Result<AppState, ServerFnError> {
+    use_context::<AppState>().ok_or_else(|| internal("server state missing from the context"))
+}
+
+/// The state and the signed-in user; answers 401 when nobody is signed in.
+pub async fn signed_in() -> Result<(AppState, UserName), ServerFnError> {
+    let state = state()?;
+    let headers: HeaderMap = leptos_axum::extract().await.map_err(internal)?;
+    match state.sessions.user_of(&headers) {
+        Some(user) => Ok((state, user)),
+        None => Err(fail(StatusCode::UNAUTHORIZED, "sign in first")),
+    }
+}
+
+/// An error shown to the caller, with its HTTP status.
+pub fn fail(status: StatusCode, message: impl Into<String>) -> ServerFnError {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::new(message.into())
+}
+
+/// An internal failure: logged in full, reported vaguely.
+pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
+    tracing::error!(%error, "server function failed");
+    fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+/// Maps an API error (status + message) onto a server function error.
+pub fn from_api(error: super::error::ApiError) -> ServerFnError {
+    use axum::response::IntoResponse;
+    let message = error.message();
+    let status = error.into_response().status();
+    fail(status, message)
+}
