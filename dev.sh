@@ -58,7 +58,7 @@ npm_ci() { # npm ci in $1 unless node_modules already matches its package-lock.j
   local dir=$1 stamp=$1/node_modules/.belfry-installed
   command -v npm >/dev/null || apt_install nodejs npm
   if ! cmp -s "$dir/package-lock.json" "$stamp"; then
-    step "installing npm packages in ${dir#"$ROOT"/}"
+    step "installing npm packages in ${dir}"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
     cp "$dir/package-lock.json" "$stamp"
   fi

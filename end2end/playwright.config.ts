@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { chromiumLaunchOptions, repoRoot, serverBinary } from './tests/support/server';
+import { chromiumLaunchOptions, repoRoot, serverBinary, serverEnv } from './tests/support/server';
 
 // dev.sh picks a free port and passes it in; 3400 is only a fallback.
 const port = Number(process.env.BELFRY_E2E_PORT ?? 3400);
@@ -28,9 +28,6 @@ export default defineConfig({
     timeout: 30_000,
     stdout: 'pipe',
     stderr: 'pipe',
-    env: {
-      BELFRY_ADDR: `127.0.0.1:${port}`,
-      BELFRY_LOG: 'warn',
-    },
+    env: { ...serverEnv, BELFRY_ADDR: `127.0.0.1:${port}` },
   },
 });

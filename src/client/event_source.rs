@@ -13,6 +13,9 @@
 //! `last_event_id` query parameter, because a new `EventSource` cannot set the
 //! `Last-Event-ID` header; servers resume from either.
 //!
+//! When the browser reports `offline`, the stream is closed (state `Closed`)
+//! and reopened, resuming, as soon as it reports `online`.
+//!
 //! On the server (SSR) the hook renders as `Connecting` and opens nothing.
 
 use leptos::prelude::*;
@@ -138,8 +141,28 @@ mod browser {
             stopped: Cell::new(false),
         });
         open(&connection);
+        // When the browser knows it is offline, stop at once and show it;
+        // when it is back, resume right away instead of after the backoff.
+        let weak = Rc::downgrade(&connection);
+        let offline = window_event_listener_untyped("offline", move |_| {
+            if let Some(connection) = weak.upgrade() {
+                close(&connection);
+                connection.set_state.set(ConnectionState::Closed);
+            }
+        });
+        let weak = Rc::downgrade(&connection);
+        let online = window_event_listener_untyped("online", move |_| {
+            if let Some(connection) = weak.upgrade() {
+                if connection.source.borrow().is_none() {
+                    connection.failures.set(0);
+                    open(&connection);
+                }
+            }
+        });
         let on_unmount = SendWrapper::new(connection);
         on_cleanup(move || {
+            offline.remove();
+            online.remove();
             let connection = on_unmount.take();
             connection.stopped.set(true);
             close(&connection);

@@ -18,7 +18,7 @@ pub fn Header() -> impl IntoView {
         ("/activity", "Activity"),
     ];
     view! {
-        <header class="border-b border-slate-200 bg-white/90 backdrop-blur">
+        <header class="border-b border-slate-200 bg-white">
             <div class="mx-auto flex w-full max-w-5xl flex-wrap items-center justify-between gap-3 px-4 py-3 sm:px-6">
                 <a href="/" class="flex items-center gap-2 text-lg font-bold text-slate-900">
                     <img src="/favicon.svg" alt="" class="size-7" />

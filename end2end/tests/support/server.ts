@@ -22,6 +22,17 @@ export const chromiumLaunchOptions = {
   ],
 };
 
+/** The publisher key every test server accepts. */
+export const publishKey = 'e2e-publisher-key';
+
+/** Settings every test server runs with. */
+export const serverEnv: Record<string, string> = {
+  BELFRY_LOG: 'warn',
+  BELFRY_PUBLISH_KEY: publishKey,
+  BELFRY_SESSION_SECRET: 'e2e-session-secret-of-enough-length',
+  BELFRY_RETRY_MS: '500',
+};
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,7 +58,7 @@ export interface RunningServer {
 export async function startServer(port: number, env: Record<string, string> = {}): Promise<RunningServer> {
   const child = spawn(serverBinary, [], {
     cwd: repoRoot,
-    env: { ...process.env, BELFRY_ADDR: `127.0.0.1:${port}`, BELFRY_LOG: 'warn', ...env },
+    env: { ...process.env, ...serverEnv, BELFRY_ADDR: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

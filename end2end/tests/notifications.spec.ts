@@ -1,0 +1,159 @@
+// The notification center in real Chromium: two users, live delivery,
+// read state across tabs, reload, offline catch-up, and escaping.
+import { expect, test } from '@playwright/test';
+import { bell, publish, signIn, uniqueName } from './support/inbox';
+
+test('bob sends to alice: alice gets a toast and a badge, bob does not', async ({ browser }) => {
+  const alice = uniqueName('alice');
+  const bob = uniqueName('bob');
+  const aliceContext = await browser.newContext();
+  const bobContext = await browser.newContext();
+  const alicePage = await aliceContext.newPage();
+  const bobPage = await bobContext.newPage();
+  await signIn(alicePage, alice);
+  await signIn(bobPage, bob);
+
+  const title = `Hello from ${bob}`;
+  const form = bobPage.getByRole('region', { name: 'Send to a user' });
+  await form.getByLabel('Recipient').fill(alice);
+  await form.getByLabel('Title').fill(title);
+  await form.getByLabel('Message').fill('Lunch at noon?');
+  await form.getByRole('button', { name: 'Send' }).click();
+
+  const toast = alicePage.getByTestId('toast').filter({ hasText: title });
+  await expect(toast).toBeVisible({ timeout: 1_000 });
+  // Bottom-right of the viewport.
+  const box = await toast.boundingBox();
+  const viewport = alicePage.viewportSize()!;
+  expect(box!.y).toBeGreaterThan(viewport.height / 2);
+  expect(box!.x).toBeGreaterThan(viewport.width / 2);
+  await expect(bell(alicePage)).toHaveAccessibleName('Notifications, 1 unread', { timeout: 1_000 });
+  await expect(alicePage.getByTestId('unread-badge')).toHaveText('1');
+  await expect(form.getByRole('status')).toHaveText('Sent.');
+  await expect(bell(bobPage)).toHaveAccessibleName('Notifications, 0 unread');
+  await expect(bobPage.getByTestId('unread-badge')).toHaveCount(0);
+  await aliceContext.close();
+  await bobContext.close();
+});
+
+test('the test buttons send each kind to yourself', async ({ page }) => {
+  await signIn(page, uniqueName('tester'));
+  for (const kind of ['Info', 'Success', 'Warning', 'Error']) {
+    await page.getByRole('button', { name: kind, exact: true }).click();
+    await expect(page.getByTestId('toast').filter({ hasText: `Test ${kind.toLowerCase()} notification` })).toBeVisible();
+  }
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 4 unread');
+  await expect(page.getByTestId('toast')).toHaveCount(3);
+});
+
+test('marking read in one tab updates the other, and a reload keeps it', async ({ browser, request }) => {
+  const alice = uniqueName('alice');
+  const context = await browser.newContext();
+  const tabOne = await context.newPage();
+  await signIn(tabOne, alice);
+  const tabTwo = await context.newPage();
+  await tabTwo.goto('/notifications');
+  await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 0 unread');
+
+  await publish(request, alice, 'Read me in one tab');
+  await publish(request, alice, 'Still unread');
+  await expect(bell(tabOne)).toHaveAccessibleName('Notifications, 2 unread');
+  await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 2 unread');
+
+  await bell(tabOne).click();
+  const panel = tabOne.getByRole('dialog', { name: 'Notifications' });
+  await panel.getByRole('button', { name: 'Read me in one tab (unread)' }).click();
+  await expect(bell(tabOne)).toHaveAccessibleName('Notifications, 1 unread');
+  await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 1 unread');
+
+  await tabTwo.reload();
+  await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 1 unread');
+  await bell(tabTwo).click();
+  const list = tabTwo.getByRole('dialog', { name: 'Notifications' });
+  await expect(list.getByRole('button', { name: 'Read me in one tab', exact: true })).toBeVisible();
+  await expect(list.getByRole('button', { name: 'Still unread (unread)' })).toBeVisible();
+
+  await list.getByRole('button', { name: 'Mark all as read' }).click();
+  await expect(bell(tabOne)).toHaveAccessibleName('Notifications, 0 unread');
+  await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 0 unread');
+  await context.close();
+});
+
+test('the panel opens, closes on Escape and outside clicks, and is kept as a screenshot', async ({ page, request }) => {
+  const name = uniqueName('panel');
+  await signIn(page, name);
+  await bell(page).click();
+  const panel = page.getByRole('dialog', { name: 'Notifications' });
+  await expect(panel.getByText('No notifications')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(panel).toBeHidden();
+  await expect(bell(page)).toBeFocused();
+
+  for (const [kind, title] of [
+    ['info', 'Build started'],
+    ['success', 'Deploy finished'],
+    ['warning', 'Disk at 85%'],
+    ['error', 'Payment failed'],
+  ]) {
+    await publish(request, name, title, { kind, body: `A ${kind} notification` });
+  }
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 4 unread');
+  await page.keyboard.press('Tab');
+  await bell(page).focus();
+  await page.keyboard.press('Enter');
+  await expect(panel.getByRole('listitem')).toHaveCount(4);
+  await expect(panel.getByTestId('notification-title').first()).toHaveText('Payment failed');
+  await page.screenshot({ path: test.info().outputPath('panel.png') });
+  await test.info().attach('panel', { path: test.info().outputPath('panel.png'), contentType: 'image/png' });
+  // A click anywhere outside the panel closes it.
+  await page.mouse.click(10, 700);
+  await expect(panel).toBeHidden();
+});
+
+test('offline while 3 are sent: exactly those 3 appear once when back', async ({ browser, request }) => {
+  const alice = uniqueName('alice');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, alice);
+  await publish(request, alice, 'Before going offline');
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
+
+  await context.setOffline(true);
+  await bell(page).click();
+  await expect(page.getByText('Live updates are paused: reconnecting…')).toBeVisible();
+  const missed = ['Missed one', 'Missed two', 'Missed three'];
+  for (const title of missed) await publish(request, alice, title);
+  await context.setOffline(false);
+
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 4 unread', { timeout: 15_000 });
+  const panel = page.getByRole('dialog', { name: 'Notifications' });
+  for (const title of missed) {
+    await expect(panel.getByTestId('notification-title').filter({ hasText: title })).toHaveCount(1);
+  }
+  await expect(panel.getByRole('listitem')).toHaveCount(4);
+  await context.close();
+});
+
+test('a hostile title is shown as text and runs nothing', async ({ page, request }) => {
+  const name = uniqueName('xss');
+  let dialogs = 0;
+  page.on('dialog', async (dialog) => {
+    dialogs += 1;
+    await dialog.dismiss();
+  });
+  await signIn(page, name);
+  const hostile = '<img src=x onerror=alert(1)>';
+  await publish(request, name, hostile, { body: '<script>alert(2)</script>' });
+  await expect(page.getByTestId('toast').filter({ hasText: hostile })).toBeVisible();
+  await bell(page).click();
+  await expect(page.getByTestId('notification-title')).toHaveText(hostile);
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  expect(dialogs).toBe(0);
+});
+
+test('sign-in refuses a bad name before sending it', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByLabel('Display name').fill('not ok!');
+  await expect(page.getByRole('alert')).toContainText('only letters, digits');
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeDisabled();
+});

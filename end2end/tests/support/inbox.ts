@@ -1,0 +1,39 @@
+// Signing in and publishing, shared by the notification specs.
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { publishKey } from './server';
+
+/** A user name no other test uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Signs `page` in as `name` through the sign-in page. */
+export async function signIn(page: Page, name: string, baseURL = ''): Promise<void> {
+  await page.goto(`${baseURL}/sign-in`);
+  await page.getByLabel('Display name').fill(name);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('signed-in-as')).toHaveText(name);
+  // The bell is live once the snapshot arrived (the label then has a count).
+  await expect(bell(page)).toHaveAccessibleName(/Notifications, \d+ unread/);
+}
+
+/** The bell button. */
+export function bell(page: Page) {
+  return page.getByRole('button', { name: /^Notifications, \d+ unread$/ });
+}
+
+/** Publishes through the HTTP API with the publisher key; returns the ids. */
+export async function publish(
+  request: APIRequestContext,
+  to: string | string[],
+  title: string,
+  extra: Record<string, unknown> = {},
+  baseURL = '',
+): Promise<string[]> {
+  const response = await request.post(`${baseURL}/api/notifications`, {
+    headers: { Authorization: `Bearer ${publishKey}` },
+    data: { to, kind: 'info', title, body: 'From the API', ...extra },
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()).ids;
+}
