@@ -157,3 +157,32 @@ test('sign-in refuses a bad name before sending it', async ({ page }) => {
   await expect(page.getByRole('alert')).toContainText('only letters, digits');
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeDisabled();
 });
+
+test('a toast stays while hovered and leaves about 5 s after', async ({ page, request }) => {
+  const name = uniqueName('hover');
+  await signIn(page, name);
+  await publish(request, name, 'Hover over me');
+  const toast = page.getByTestId('toast').filter({ hasText: 'Hover over me' });
+  await toast.hover();
+  await page.waitForTimeout(6_000);
+  await expect(toast).toBeVisible();
+  await page.mouse.move(10, 10);
+  await expect(toast).toBeHidden({ timeout: 8_000 });
+});
+
+test.describe('on a phone', () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test('the header, panel and dashboard fit the screen', async ({ page, request }) => {
+    const name = uniqueName('phone');
+    await signIn(page, name);
+    await publish(request, name, 'Small screens too', { kind: 'warning' });
+    await bell(page).click();
+    const panel = page.getByRole('dialog', { name: 'Notifications' });
+    await expect(panel.getByRole('listitem')).toHaveCount(1);
+    const box = (await panel.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: test.info().outputPath('phone-panel.png') });
+  });
+});

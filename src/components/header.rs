@@ -70,7 +70,7 @@ fn AccountArea() -> impl IntoView {
                             view! {
                                 <div class="flex items-center gap-2">
                                     <NotificationCenter />
-                                    <span class="text-sm text-slate-600" data-testid="signed-in-as">
+                                    <span class="hidden text-sm text-slate-600 sm:inline" data-testid="signed-in-as">
                                         {account.name}
                                     </span>
                                     <button

@@ -29,7 +29,7 @@ pub fn Panel(
             id="notification-panel"
             role="dialog"
             aria-label="Notifications"
-            class="absolute right-0 z-40 mt-2 w-[min(24rem,calc(100vw-2rem))] overflow-hidden rounded-xl border border-slate-200 bg-white shadow-xl"
+            class="fixed inset-x-4 top-16 z-40 overflow-hidden rounded-xl border border-slate-200 bg-white shadow-xl sm:absolute sm:inset-x-auto sm:right-0 sm:top-full sm:mt-2 sm:w-96"
         >
             <div class="flex items-center justify-between border-b border-slate-100 px-4 py-3">
                 <h2 class="text-sm font-semibold text-slate-900">"Notifications"</h2>
