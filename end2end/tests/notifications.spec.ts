@@ -186,3 +186,22 @@ test.describe('on a phone', () => {
     await page.screenshot({ path: test.info().outputPath('phone-panel.png') });
   });
 });
+
+test('load older pages back and a linked notification opens its link', async ({ page, request }) => {
+  const name = uniqueName('older');
+  await signIn(page, name);
+  for (let n = 1; n <= 24; n++) await publish(request, name, `Numbered ${n}`);
+  await publish(request, name, 'Go to progress', { link: '/progress' });
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 25 unread');
+  await bell(page).click();
+  const panel = page.getByRole('dialog', { name: 'Notifications' });
+  await expect(panel.getByRole('listitem')).toHaveCount(20);
+  await panel.getByRole('button', { name: 'Load older' }).click();
+  await expect(panel.getByRole('listitem')).toHaveCount(25);
+  await expect(panel.getByRole('button', { name: 'Load older' })).toBeHidden();
+  await expect(panel.getByTestId('notification-title').last()).toHaveText('Numbered 1');
+
+  await panel.getByRole('button', { name: 'Go to progress (unread)' }).click();
+  await expect(page).toHaveURL(/\/progress$/);
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 24 unread');
+});
