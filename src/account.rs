@@ -73,14 +73,3 @@ pub fn provide_account() -> Resource<Option<Account>> {
 pub fn use_account() -> Resource<Option<Account>> {
     expect_context::<Resource<Option<Account>>>()
 }
-
-/// Loads `path` as a new page (after signing in or out, so every part of
-/// the page starts from the new session).
-pub fn reload_to(path: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(window) = web_sys::window() {
-        let _ = window.location().assign(path);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = path;
-}

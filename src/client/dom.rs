@@ -56,8 +56,9 @@ pub fn every(period: std::time::Duration, tick: impl Fn() + 'static) {
     let _ = (period, tick);
 }
 
-/// Opens an absolute URL as a new page (in-app paths go through the router).
-pub fn open_external(href: &str) {
+/// Loads `href` as a whole new page: for other sites, and after signing in
+/// or out so every part of the page starts from the new session.
+pub fn load_page(href: &str) {
     #[cfg(feature = "hydrate")]
     if let Some(window) = web_sys::window() {
         let _ = window.location().assign(href);

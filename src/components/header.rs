@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::notification_center::NotificationCenter;
-use crate::account::{reload_to, use_account, SignOut};
+use crate::account::{use_account, SignOut};
+use crate::client::dom::load_page;
 
 /// Brand, then links to every page; the current page is marked for
 /// assistive technology (`aria-current`) and visually.
@@ -57,7 +58,7 @@ fn AccountArea() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
-            reload_to("/sign-in");
+            load_page("/sign-in");
         }
     });
     view! {

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::account::{reload_to, SignIn};
+use crate::account::SignIn;
+use crate::client::dom::load_page;
 use crate::model::user::UserName;
 
 /// The sign-in form. Valid names are checked in the browser first, with the
@@ -20,7 +21,7 @@ pub fn SignInPage() -> impl IntoView {
     };
     Effect::new(move |_| {
         if let Some(Ok(_)) = sign_in.value().get() {
-            reload_to("/notifications");
+            load_page("/notifications");
         }
     });
     let server_error = move || match sign_in.value().get() {

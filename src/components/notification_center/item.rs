@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::actions::MarkRead;
-use crate::client::dom::open_external;
+use crate::client::dom::load_page;
 use crate::client::inbox::InboxModel;
 use crate::client::time::{parse_ms, relative};
 use crate::model::notification::{Notification, NotificationKind};
@@ -65,7 +65,7 @@ pub fn NotificationItem(
             if link.starts_with('/') {
                 navigate(link, Default::default());
             } else {
-                open_external(link);
+                load_page(link);
             }
         }
     };
