@@ -193,6 +193,9 @@ test('load older pages back and a linked notification opens its link', async ({ 
   for (let n = 1; n <= 24; n++) await publish(request, name, `Numbered ${n}`);
   await publish(request, name, 'Go to progress', { link: '/progress' });
   await expect(bell(page)).toHaveAccessibleName('Notifications, 25 unread');
+  // A fresh page starts from a snapshot: the latest 20, with more to load.
+  await page.reload();
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 25 unread');
   await bell(page).click();
   const panel = page.getByRole('dialog', { name: 'Notifications' });
   await expect(panel.getByRole('listitem')).toHaveCount(20);
