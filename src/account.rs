@@ -17,11 +17,8 @@ pub struct Account {
 /// The current account, or `None` when signed out.
 #[server(prefix = "/api/account", endpoint = "me")]
 pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
-    let state = crate::server::context::state()?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(crate::server::context::internal)?;
-    Ok(state.sessions.user_of(&headers).map(|user| Account {
+    let (_, user) = crate::server::context::current_user().await?;
+    Ok(user.map(|user| Account {
         name: user.to_string(),
     }))
 }
@@ -29,17 +26,14 @@ pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
 /// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`).
 #[server(prefix = "/api/account", endpoint = "sign_in")]
 pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
-    use crate::server::context::{fail, internal, state};
-    use axum::http::{header, HeaderValue, StatusCode};
+    use crate::server::context::{fail, internal, set_cookie, state};
+    use axum::http::StatusCode;
 
     let state = state()?;
     let user = crate::model::user::UserName::parse(name.trim())
         .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("name: {error}")))?;
     state.inbox.register(&user).await.map_err(internal)?;
-    let cookie = HeaderValue::from_str(&state.sessions.sign_in_cookie(&user)).map_err(internal)?;
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.append_header(header::SET_COOKIE, cookie);
-    }
+    set_cookie(&state.sessions.sign_in_cookie(&user))?;
     tracing::info!(user = %user, "signed in");
     Ok(Account {
         name: user.to_string(),
@@ -49,15 +43,8 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
 /// Signs out (expires the session cookie).
 #[server(prefix = "/api/account", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), ServerFnError> {
-    use axum::http::{header, HeaderValue};
-
     let state = crate::server::context::state()?;
-    let cookie = HeaderValue::from_str(&state.sessions.sign_out_cookie())
-        .map_err(crate::server::context::internal)?;
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.append_header(header::SET_COOKIE, cookie);
-    }
-    Ok(())
+    crate::server::context::set_cookie(&state.sessions.sign_out_cookie())
 }
 
 /// The account resource, resolved on the server before the page is sent (so

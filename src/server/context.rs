@@ -6,7 +6,7 @@
 //! turns a server function's request into a user, so every one of them
 //! enforces the session the same way.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use leptos::prelude::{use_context, ServerFnError};
 use leptos_axum::ResponseOptions;
 
@@ -18,14 +18,29 @@ pub fn state() -> Result<AppState, ServerFnError> {
     use_context::<AppState>().ok_or_else(|| internal("server state missing from the context"))
 }
 
-/// The state and the signed-in user; answers 401 when nobody is signed in.
-pub async fn signed_in() -> Result<(AppState, UserName), ServerFnError> {
+/// The state and the signed-in user, if any.
+pub async fn current_user() -> Result<(AppState, Option<UserName>), ServerFnError> {
     let state = state()?;
     let headers: HeaderMap = leptos_axum::extract().await.map_err(internal)?;
-    match state.sessions.user_of(&headers) {
-        Some(user) => Ok((state, user)),
-        None => Err(fail(StatusCode::UNAUTHORIZED, "sign in first")),
+    let user = state.sessions.user_of(&headers);
+    Ok((state, user))
+}
+
+/// The state and the signed-in user; answers 401 when nobody is signed in.
+pub async fn signed_in() -> Result<(AppState, UserName), ServerFnError> {
+    match current_user().await? {
+        (state, Some(user)) => Ok((state, user)),
+        (_, None) => Err(fail(StatusCode::UNAUTHORIZED, "sign in first")),
     }
+}
+
+/// Adds a `Set-Cookie` header to the server function's response.
+pub fn set_cookie(cookie: &str) -> Result<(), ServerFnError> {
+    let value = HeaderValue::from_str(cookie).map_err(internal)?;
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.append_header(header::SET_COOKIE, value);
+    }
+    Ok(())
 }
 
 /// An error shown to the caller, with its HTTP status.

@@ -73,6 +73,11 @@ impl Inbox {
             Recipients::Users(mut users) => {
                 let mut seen = std::collections::HashSet::new();
                 users.retain(|user| seen.insert(user.clone()));
+                // Named recipients get an inbox; `"*"` only reaches users who
+                // already have one, so there is nothing to record for them.
+                for user in &users {
+                    self.register(user).await?;
+                }
                 users
             }
             Recipients::Everyone => self
@@ -92,7 +97,6 @@ impl Inbox {
         );
         let mut ids = Vec::with_capacity(users.len());
         for user in &users {
-            self.register(user).await?;
             let event = self
                 .engine
                 .publish(&channel(user), events::NOTIFICATION, payload.clone())
