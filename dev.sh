@@ -83,7 +83,7 @@ cmd_run() {
 cmd_test() {
   local started=$SECONDS
   ensure_build_tools
-  apt_install chromium
+  apt_install chromium redis-server  # redis-server: tests start their own on free ports
   npm_ci "$ROOT/end2end"
 
   step "rustfmt"

@@ -2,18 +2,30 @@
 //!
 //! Each test in `suite` takes a factory that builds a fresh engine with a
 //! given history cap and live buffer; `engine_suite!` instantiates the whole
-//! suite for one engine.
+//! suite for one engine. The Redis engine gets a private `redis-server` per
+//! test; `redis_only` holds what only a networked engine can be asked.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use belfry::engine::live::{follow, Delivery, Start};
 use belfry::engine::memory::{MemoryConfig, MemoryEngine};
+use belfry::engine::redis::{RedisConfig, RedisEngine};
 use belfry::engine::{EventId, History, SharedEngine};
 use bytes::Bytes;
+use redis_server::RedisServer;
+
+/// A fresh engine and whatever must live as long as it (its Redis server).
+pub struct Fixture {
+    pub engine: SharedEngine,
+    _redis: Option<RedisServer>,
+}
 
 /// Builds a fresh engine: (history cap, live buffer) → engine.
-pub type Factory = fn(usize, usize) -> SharedEngine;
+pub type Factory = fn(usize, usize) -> Fixture;
 
 mod suite {
     use super::*;
@@ -48,9 +60,10 @@ mod suite {
     }
 
     pub async fn ids_strictly_increase_and_subscribers_see_publish_order(make: Factory) {
-        let engine = make(100, 64);
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
         let mut subscription = engine.subscribe("orders").await.unwrap();
-        let ids = publish_n(&engine, "orders", 20).await;
+        let ids = publish_n(engine, "orders", 20).await;
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
         for (i, id) in ids.iter().enumerate() {
             let event = subscription.recv().await.unwrap();
@@ -61,8 +74,9 @@ mod suite {
     }
 
     pub async fn history_after_returns_exactly_the_later_events(make: Factory) {
-        let engine = make(100, 64);
-        let ids = publish_n(&engine, "h", 10).await;
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let ids = publish_n(engine, "h", 10).await;
         match engine.history_after("h", ids[3]).await.unwrap() {
             History::Events(events) => {
                 assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids[4..]);
@@ -78,8 +92,9 @@ mod suite {
     }
 
     pub async fn unknown_or_evicted_ids_are_reported_gone(make: Factory) {
-        let engine = make(5, 64);
-        let ids = publish_n(&engine, "g", 12).await;
+        let fixture = make(5, 64);
+        let engine = &fixture.engine;
+        let ids = publish_n(engine, "g", 12).await;
         assert!(matches!(
             engine.history_after("g", ids[0]).await.unwrap(),
             History::Gone
@@ -101,19 +116,20 @@ mod suite {
     }
 
     pub async fn replay_from_zero_is_everything_until_history_is_trimmed(make: Factory) {
-        let engine = make(5, 64);
+        let fixture = make(5, 64);
+        let engine = &fixture.engine;
         match engine.history_after("z", EventId::ZERO).await.unwrap() {
             History::Events(events) => assert!(events.is_empty()),
             History::Gone => panic!("an unused channel has nothing missing"),
         }
-        let ids = publish_n(&engine, "z", 5).await;
+        let ids = publish_n(engine, "z", 5).await;
         match engine.history_after("z", EventId::ZERO).await.unwrap() {
             History::Events(events) => {
                 assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
             }
             History::Gone => panic!("nothing was evicted yet"),
         }
-        publish_n(&engine, "z", 1).await;
+        publish_n(engine, "z", 1).await;
         assert!(matches!(
             engine.history_after("z", EventId::ZERO).await.unwrap(),
             History::Gone
@@ -121,7 +137,8 @@ mod suite {
     }
 
     pub async fn channels_are_isolated(make: Factory) {
-        let engine = make(100, 64);
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
         let mut alice = engine.subscribe("alice").await.unwrap();
         engine.publish("bob", "e", payload(1)).await.unwrap();
         let to_alice = engine.publish("alice", "e", payload(2)).await.unwrap();
@@ -130,9 +147,10 @@ mod suite {
     }
 
     pub async fn a_follower_resumes_with_exactly_the_missed_events_then_live(make: Factory) {
-        let engine = make(100, 64);
-        let ids = publish_n(&engine, "f", 5).await;
-        let (start, mut deliveries) = follow(Arc::clone(&engine), "f", Some(ids[1]), 20)
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let ids = publish_n(engine, "f", 5).await;
+        let (start, mut deliveries) = follow(Arc::clone(engine), "f", Some(ids[1]), 20)
             .await
             .unwrap();
         match start {
@@ -151,9 +169,10 @@ mod suite {
     }
 
     pub async fn a_follower_without_a_usable_id_gets_a_snapshot(make: Factory) {
-        let engine = make(100, 64);
-        let ids = publish_n(&engine, "s", 30).await;
-        let (start, _) = follow(Arc::clone(&engine), "s", Some(EventId::new(1, 0)), 20)
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let ids = publish_n(engine, "s", 30).await;
+        let (start, _) = follow(Arc::clone(engine), "s", Some(EventId::new(1, 0)), 20)
             .await
             .unwrap();
         match start {
@@ -162,16 +181,17 @@ mod suite {
             }
             Start::Replay(_) => panic!("an unknown id must not replay"),
         }
-        let (start, _) = follow(Arc::clone(&engine), "s", None, 20).await.unwrap();
+        let (start, _) = follow(Arc::clone(engine), "s", None, 20).await.unwrap();
         assert!(matches!(start, Start::Snapshot(events) if events.len() == 20));
     }
 
     pub async fn a_slow_subscriber_is_resynced_from_history_in_order(make: Factory) {
         // The live buffer holds 4 events; the follower reads none while 40
         // are published, so it lags and must catch up from history.
-        let engine = make(100, 4);
-        let (_, mut deliveries) = follow(Arc::clone(&engine), "slow", None, 0).await.unwrap();
-        let ids = publish_n(&engine, "slow", 40).await;
+        let fixture = make(100, 4);
+        let engine = &fixture.engine;
+        let (_, mut deliveries) = follow(Arc::clone(engine), "slow", None, 0).await.unwrap();
+        let ids = publish_n(engine, "slow", 40).await;
         let mut delivered = Vec::new();
         for _ in 0..40 {
             delivered.push(next_event(&mut deliveries).await);
@@ -180,12 +200,13 @@ mod suite {
     }
 
     pub async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap(make: Factory) {
-        let engine = make(5, 4);
+        let fixture = make(5, 4);
+        let engine = &fixture.engine;
         let first = engine.publish("far", "e", payload(0)).await.unwrap();
-        let (_, mut deliveries) = follow(Arc::clone(&engine), "far", Some(first.id), 0)
+        let (_, mut deliveries) = follow(Arc::clone(engine), "far", Some(first.id), 0)
             .await
             .unwrap();
-        publish_n(&engine, "far", 50).await;
+        publish_n(engine, "far", 50).await;
         let mut delivered = Vec::new();
         loop {
             match next_event(&mut deliveries).await {
@@ -203,7 +224,8 @@ mod suite {
     }
 
     pub async fn sets_remember_members_once(make: Factory) {
-        let engine = make(10, 4);
+        let fixture = make(10, 4);
+        let engine = &fixture.engine;
         assert!(engine.members("users").await.unwrap().is_empty());
         for member in ["alice", "bob", "alice"] {
             engine.remember("users", member).await.unwrap();
@@ -214,11 +236,12 @@ mod suite {
     }
 
     pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
-        let engine = make(1000, 4);
+        let fixture = make(1000, 4);
+        let engine = &fixture.engine;
         let _idle = engine.subscribe("busy").await.unwrap();
         let mut watcher = engine.subscribe("busy").await.unwrap();
         let published =
-            tokio::time::timeout(Duration::from_secs(5), publish_n(&engine, "busy", 500)).await;
+            tokio::time::timeout(Duration::from_secs(5), publish_n(engine, "busy", 500)).await;
         assert!(
             published.is_ok(),
             "500 publishes finished although one subscriber never read"
@@ -284,12 +307,212 @@ macro_rules! engine_suite {
     };
 }
 
-fn memory_engine(history_cap: usize, live_buffer: usize) -> SharedEngine {
-    Arc::new(MemoryEngine::new(MemoryConfig {
+fn memory_engine(history_cap: usize, live_buffer: usize) -> Fixture {
+    Fixture {
+        engine: Arc::new(MemoryEngine::new(MemoryConfig {
+            history_cap,
+            live_buffer,
+            ..MemoryConfig::default()
+        })),
+        _redis: None,
+    }
+}
+
+fn redis_engine(history_cap: usize, live_buffer: usize) -> Fixture {
+    let server = RedisServer::start();
+    let engine = RedisEngine::connect(&RedisConfig {
+        url: server.url(),
         history_cap,
         live_buffer,
-        ..MemoryConfig::default()
-    }))
+    })
+    .expect("a Redis engine");
+    Fixture {
+        engine: Arc::new(engine),
+        _redis: Some(server),
+    }
 }
 
 engine_suite!(memory, memory_engine);
+engine_suite!(redis, redis_engine);
+
+/// What only the Redis engine can be asked: connections, outages, and the
+/// contract with other writers of the same Redis.
+mod redis_only {
+    use super::*;
+    use belfry::engine::{Engine, EngineError};
+
+    fn engine_on(server: &RedisServer) -> Arc<RedisEngine> {
+        Arc::new(
+            RedisEngine::connect(&RedisConfig {
+                url: server.url(),
+                history_cap: 100,
+                live_buffer: 64,
+            })
+            .expect("a Redis engine"),
+        )
+    }
+
+    /// Client connections Redis sees, not counting the one asking.
+    fn client_count(server: &RedisServer) -> usize {
+        let list = server.command(&["CLIENT", "LIST"]).expect("CLIENT LIST");
+        list.lines().filter(|line| line.contains("addr=")).count() - 1
+    }
+
+    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test]
+    async fn many_local_subscribers_share_one_subscriber_connection() {
+        let server = RedisServer::start();
+        let engine = engine_on(&server);
+        let mut subscriptions = Vec::new();
+        for i in 0..600 {
+            subscriptions.push(
+                engine
+                    .subscribe(&format!("inbox:user{}", i % 150))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // One subscriber connection plus one command connection.
+        engine
+            .publish("inbox:user0", "e", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        assert_eq!(client_count(&server), 2, "connections from one instance");
+        assert_eq!(engine.subscribed_channels(), 150);
+        let numsub = server
+            .command(&["PUBSUB", "NUMSUB", "notifications:user7"])
+            .unwrap();
+        assert!(
+            numsub.ends_with(":1\r\n"),
+            "one Redis subscription per channel: {numsub:?}"
+        );
+        subscriptions.clear();
+        eventually("the last local subscriber left every channel", || {
+            server
+                .command(&["PUBSUB", "CHANNELS"])
+                .is_some_and(|reply| reply.starts_with("*0"))
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn events_published_while_the_feed_was_down_are_filled_from_the_stream() {
+        let server = RedisServer::start();
+        let engine: SharedEngine = engine_on(&server);
+        let (_, mut deliveries) = follow(Arc::clone(&engine), "inbox:alice", None, 0)
+            .await
+            .unwrap();
+        let before = engine
+            .publish("inbox:alice", "e", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        // Cut only the subscriber connection, then publish: Pub/Sub drops
+        // this event, the stream keeps it.
+        server
+            .command(&["CLIENT", "KILL", "TYPE", "pubsub"])
+            .unwrap();
+        let missed = engine
+            .publish("inbox:alice", "e", Bytes::from_static(b"2"))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
+                Ok(Some(Delivery::Event(event))) => got.push(event.id),
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+        assert_eq!(got, [before.id, missed.id], "in order, once, nothing lost");
+        let after = engine
+            .publish("inbox:alice", "e", Bytes::from_static(b"3"))
+            .await
+            .unwrap();
+        match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
+            Ok(Some(Delivery::Event(event))) => assert_eq!(event.id, after.id),
+            other => panic!("expected the live event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_fails_calls_fast_and_the_engine_recovers_by_itself() {
+        let mut server = RedisServer::start_durable();
+        let engine: SharedEngine = engine_on(&server);
+        let (_, mut deliveries) = follow(Arc::clone(&engine), "inbox:bob", None, 0)
+            .await
+            .unwrap();
+        let first = engine
+            .publish("inbox:bob", "e", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        assert!(engine.ready().await);
+        server.kill();
+
+        let started = std::time::Instant::now();
+        let refused = engine
+            .publish("inbox:bob", "e", Bytes::from_static(b"2"))
+            .await;
+        assert!(
+            matches!(refused, Err(EngineError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "failed fast: {:?}",
+            started.elapsed()
+        );
+        assert!(!engine.ready().await, "not ready while Redis is down");
+        assert!(matches!(
+            engine.subscribe("inbox:carol").await,
+            Err(EngineError::Unavailable(_))
+        ));
+
+        server.restart();
+        let mut engine_ready = false;
+        for _ in 0..200 {
+            if engine.ready().await {
+                engine_ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(engine_ready, "ready again after the restart, without help");
+        let second = engine
+            .publish("inbox:bob", "e", Bytes::from_static(b"3"))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
+                Ok(Some(Delivery::Event(event))) => got.push(event.id),
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+        assert_eq!(got, [first.id, second.id]);
+        assert!(
+            second.id > first.id,
+            "ids keep increasing across the restart"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_refused_without_echoing_it() {
+        let refused = RedisEngine::connect(&RedisConfig {
+            url: "http://user:s3cret@example".into(),
+            history_cap: 10,
+            live_buffer: 4,
+        });
+        match refused {
+            Err(error) => assert!(!error.to_string().contains("s3cret"), "{error}"),
+            Ok(_) => panic!("an http:// URL is not a Redis URL"),
+        }
+    }
+}

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use super::{Engine, EngineError, Event, EventId, History, Subscription};
+use super::{Engine, EngineError, Event, EventId, History, Live, Subscription};
 
 /// Sizes of the in-process engine.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ struct Channel {
     /// The newest id evicted from history, if any: resuming from it is still exact.
     evicted_through: Option<EventId>,
     last_id: Option<EventId>,
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Live>,
     last_used: u64,
 }
 
@@ -184,7 +184,7 @@ impl Engine for MemoryEngine {
             }
         }
         // No receivers is not an error: the event is stored for replay.
-        let _ = channel.sender.send(Arc::clone(&event));
+        let _ = channel.sender.send(Live::Event(Arc::clone(&event)));
         Ok(event)
     }
 

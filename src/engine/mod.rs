@@ -1,8 +1,9 @@
 //! The broker seam: where events are stored, announced and replayed.
 //!
 //! Owns the [`Engine`] trait, the event types every engine speaks
-//! ([`event`]), the in-process engine ([`memory`]) and the slow-subscriber
-//! policy shared by all engines ([`live`]). It must not know about HTTP, SSE
+//! ([`event`]), the in-process engine ([`memory`]), the Redis engine
+//! ([`redis`]) and the slow-subscriber policy shared by all engines
+//! ([`live`]). It must not know about HTTP, SSE
 //! headers, users or the UI: handlers turn a [`live::Delivery`] stream into a
 //! response, and the notification layer decides which channel is whose.
 //!
@@ -30,6 +31,7 @@
 pub mod event;
 pub mod live;
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -59,9 +61,19 @@ pub enum History {
     Gone,
 }
 
+/// What a channel's live feed carries.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// The next event of the channel.
+    Event(Arc<Event>),
+    /// The engine lost its live feed for a while and has it back: events may
+    /// have been missed, so every subscriber resyncs from history.
+    Resync,
+}
+
 /// A live subscription to one channel. Dropping it unsubscribes.
 pub struct Subscription {
-    receiver: broadcast::Receiver<Arc<Event>>,
+    receiver: broadcast::Receiver<Live>,
     /// Kept alive for as long as the subscription; engines use it to learn
     /// when the last local subscriber of a channel has gone.
     _lease: Option<Box<dyn Send + Sync>>,
@@ -69,10 +81,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// Wraps a receiver; `lease` is dropped together with the subscription.
-    pub fn new(
-        receiver: broadcast::Receiver<Arc<Event>>,
-        lease: Option<Box<dyn Send + Sync>>,
-    ) -> Self {
+    pub fn new(receiver: broadcast::Receiver<Live>, lease: Option<Box<dyn Send + Sync>>) -> Self {
         Self {
             receiver,
             _lease: lease,
@@ -80,9 +89,13 @@ impl Subscription {
     }
 
     /// The next live event. `Err(Lagged)` means this subscriber fell behind
-    /// the live buffer and must resync from history.
+    /// the live buffer, or the engine's feed was interrupted ([`Live::Resync`]),
+    /// and it must resync from history.
     pub async fn recv(&mut self) -> Result<Arc<Event>, broadcast::error::RecvError> {
-        self.receiver.recv().await
+        match self.receiver.recv().await? {
+            Live::Event(event) => Ok(event),
+            Live::Resync => Err(broadcast::error::RecvError::Lagged(0)),
+        }
     }
 }
 

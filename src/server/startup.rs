@@ -29,6 +29,7 @@ use super::sse::SseHub;
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::engine::memory::{MemoryConfig, MemoryEngine};
+use crate::engine::redis::{RedisConfig, RedisEngine};
 use crate::engine::SharedEngine;
 
 /// Why the server could not start.
@@ -190,17 +191,21 @@ fn session_keys(config: &Config) -> Result<SessionKeys, StartupError> {
 }
 
 fn build_engine(config: &Config) -> Result<SharedEngine, StartupError> {
-    if config.redis_url.is_some() {
-        return Err(StartupError::Unsupported(
-            "REDIS_URL is set, but the Redis engine is not available in this version".into(),
-        ));
+    let history_cap = usize::try_from(config.history_cap).unwrap_or(usize::MAX);
+    if let Some(url) = &config.redis_url {
+        // The URL is a secret (it may carry a password): log only the fact.
+        tracing::info!(history_cap, "using the Redis engine");
+        let engine = RedisEngine::connect(&RedisConfig {
+            url: url.clone(),
+            history_cap,
+            live_buffer: MemoryConfig::default().live_buffer,
+        })
+        .map_err(|error| StartupError::Unsupported(error.to_string()))?;
+        return Ok(Arc::new(engine));
     }
-    tracing::info!(
-        history_cap = config.history_cap,
-        "using the in-process engine"
-    );
+    tracing::info!(history_cap, "using the in-process engine");
     Ok(Arc::new(MemoryEngine::new(MemoryConfig {
-        history_cap: usize::try_from(config.history_cap).unwrap_or(usize::MAX),
+        history_cap,
         ..MemoryConfig::default()
     })))
 }

@@ -1,0 +1,333 @@
+//! One Pub/Sub connection per server instance, fanned out in-process.
+//!
+//! Owns the registry of Pub/Sub channels that local streams watch, the single
+//! subscriber connection (subscribing to a channel when its first local
+//! subscriber arrives, unsubscribing when its last one leaves), reconnection
+//! with backoff, and the [`Live::Resync`] sent to every local subscriber once
+//! the feed is back, so each one fills its gap from the stream. It must not
+//! store or read history and never opens a connection per subscriber.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::PubSubSink;
+use tokio::sync::{broadcast, watch, Notify};
+
+use super::reply;
+use crate::engine::{EngineError, Live, Subscription};
+
+/// How long a new subscriber waits for Redis to confirm its channel.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an idle subscriber connection is checked with a `PING`.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// First and longest wait between reconnection attempts.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(3);
+
+/// The state of the subscriber connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Not connected yet since start-up.
+    Starting,
+    /// Connected, and every registered channel is (being) subscribed.
+    Up,
+    /// Lost; reconnecting.
+    Down,
+}
+
+/// Whether Redis has confirmed a local channel's subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirmed {
+    No,
+    Yes,
+}
+
+struct LocalChannel {
+    sender: broadcast::Sender<Live>,
+    subscribers: usize,
+    confirmed: watch::Sender<Confirmed>,
+}
+
+#[derive(Default)]
+struct Registry {
+    /// Watched channels by Pub/Sub name.
+    channels: HashMap<String, LocalChannel>,
+    /// Names whose wanted state changed since the connection last looked.
+    dirty: HashSet<String>,
+}
+
+/// The shared half of the fan-out: what subscribers and the connection task
+/// both see.
+pub struct Fanout {
+    registry: Mutex<Registry>,
+    changed: Notify,
+    link: watch::Sender<Link>,
+    live_buffer: usize,
+}
+
+impl Fanout {
+    /// An empty registry; nothing is connected until [`run`] is spawned.
+    pub fn new(live_buffer: usize) -> Arc<Self> {
+        Arc::new(Self {
+            registry: Mutex::new(Registry::default()),
+            changed: Notify::new(),
+            link: watch::Sender::new(Link::Starting),
+            live_buffer: live_buffer.max(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // Every mutation is a single step, so a poisoned lock is consistent.
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the subscriber connection is up.
+    pub fn is_up(&self) -> bool {
+        *self.link.borrow() == Link::Up
+    }
+
+    /// How many Pub/Sub channels this instance watches (for tests and metrics).
+    pub fn channel_count(&self) -> usize {
+        self.lock().channels.len()
+    }
+
+    /// Subscribes to Pub/Sub channel `name`, returning once Redis has
+    /// confirmed it, so nothing published afterwards can be missed.
+    pub async fn subscribe(self: &Arc<Self>, name: &str) -> Result<Subscription, EngineError> {
+        let mut link = self.link.subscribe();
+        let up = match tokio::time::timeout(
+            SUBSCRIBE_TIMEOUT,
+            link.wait_for(|state| *state != Link::Starting),
+        )
+        .await
+        {
+            Ok(Ok(state)) => *state == Link::Up,
+            _ => false,
+        };
+        if !up {
+            return Err(EngineError::Unavailable(
+                "no Redis subscriber connection".into(),
+            ));
+        }
+        let (receiver, mut confirmed, new) = {
+            let mut registry = self.lock();
+            let new = !registry.channels.contains_key(name);
+            if new {
+                registry.dirty.insert(name.to_owned());
+            }
+            let buffer = self.live_buffer;
+            let channel =
+                registry
+                    .channels
+                    .entry(name.to_owned())
+                    .or_insert_with(|| LocalChannel {
+                        sender: broadcast::Sender::new(buffer),
+                        subscribers: 0,
+                        confirmed: watch::Sender::new(Confirmed::No),
+                    });
+            channel.subscribers += 1;
+            (
+                channel.sender.subscribe(),
+                channel.confirmed.subscribe(),
+                new,
+            )
+        };
+        // From here on, dropping the lease gives the channel back.
+        let lease = Lease {
+            fanout: Arc::clone(self),
+            name: name.to_owned(),
+        };
+        if new {
+            self.changed.notify_one();
+        }
+        let confirmed = matches!(
+            tokio::time::timeout(
+                SUBSCRIBE_TIMEOUT,
+                confirmed.wait_for(|c| *c == Confirmed::Yes),
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        if confirmed {
+            Ok(Subscription::new(receiver, Some(Box::new(lease))))
+        } else {
+            Err(EngineError::Unavailable(
+                "Redis did not confirm the subscription".into(),
+            ))
+        }
+    }
+
+    fn release(&self, name: &str) {
+        let mut registry = self.lock();
+        let last = match registry.channels.get_mut(name) {
+            Some(channel) => {
+                channel.subscribers = channel.subscribers.saturating_sub(1);
+                channel.subscribers == 0
+            }
+            None => false,
+        };
+        if last {
+            registry.channels.remove(name);
+            registry.dirty.insert(name.to_owned());
+            drop(registry);
+            self.changed.notify_one();
+        }
+    }
+
+    /// Hands a Pub/Sub message to the local subscribers of its channel.
+    fn dispatch(&self, channel: &str, payload: &[u8]) {
+        let event = match reply::announcement(payload) {
+            Ok(event) => Arc::new(event),
+            Err(error) => {
+                tracing::warn!(%channel, %error, "ignoring a Pub/Sub message");
+                return;
+            }
+        };
+        if let Some(local) = self.lock().channels.get(channel) {
+            // No receivers is fine: the last one is leaving.
+            let _ = local.sender.send(Live::Event(event));
+        }
+    }
+
+    /// Brings Redis in line with the registry for every dirty name, then
+    /// marks the wanted ones confirmed.
+    async fn reconcile(
+        &self,
+        sink: &mut PubSubSink,
+        subscribed: &mut HashSet<String>,
+    ) -> redis::RedisResult<()> {
+        let (to_subscribe, to_unsubscribe, touched) = {
+            let mut registry = self.lock();
+            let touched: Vec<String> = registry.dirty.drain().collect();
+            let mut to_subscribe = Vec::new();
+            let mut to_unsubscribe = Vec::new();
+            for name in &touched {
+                let wanted = registry.channels.contains_key(name);
+                if wanted && !subscribed.contains(name) {
+                    to_subscribe.push(name.clone());
+                } else if !wanted && subscribed.contains(name) {
+                    to_unsubscribe.push(name.clone());
+                }
+            }
+            (to_subscribe, to_unsubscribe, touched)
+        };
+        if !to_subscribe.is_empty() {
+            sink.subscribe(&to_subscribe).await?;
+            subscribed.extend(to_subscribe);
+        }
+        if !to_unsubscribe.is_empty() {
+            sink.unsubscribe(&to_unsubscribe).await?;
+            for name in &to_unsubscribe {
+                subscribed.remove(name);
+            }
+        }
+        let registry = self.lock();
+        for name in touched.iter().filter(|name| subscribed.contains(*name)) {
+            if let Some(channel) = registry.channels.get(name) {
+                channel.confirmed.send_replace(Confirmed::Yes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks every registered channel for (re)subscription.
+    fn mark_all_dirty(&self) {
+        let mut registry = self.lock();
+        let names: Vec<String> = registry.channels.keys().cloned().collect();
+        registry.dirty.extend(names);
+    }
+
+    /// Tells every local subscriber that events may have been missed.
+    fn resync_all(&self) {
+        for channel in self.lock().channels.values() {
+            let _ = channel.sender.send(Live::Resync);
+        }
+    }
+}
+
+/// Held by each [`Subscription`]; dropping it gives the channel back.
+struct Lease {
+    fanout: Arc<Fanout>,
+    name: String,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.fanout.release(&self.name);
+    }
+}
+
+/// Keeps the subscriber connection alive forever: connect, (re)subscribe,
+/// resync, fan out, and on any failure start over after a backoff.
+pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let connected =
+            tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await;
+        let pubsub = match connected {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, ?backoff, "Redis subscriber connection failed");
+                fanout.link.send_replace(Link::Down);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!(?backoff, "Redis subscriber connection timed out");
+                fanout.link.send_replace(Link::Down);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        let (mut sink, mut messages) = pubsub.split();
+        let mut subscribed = HashSet::new();
+        fanout.mark_all_dirty();
+        if let Err(error) = fanout.reconcile(&mut sink, &mut subscribed).await {
+            tracing::warn!(%error, "Redis resubscription failed");
+            fanout.link.send_replace(Link::Down);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            continue;
+        }
+        backoff = BACKOFF_MIN;
+        let was = fanout.link.send_replace(Link::Up);
+        if was == Link::Down {
+            tracing::info!(
+                channels = subscribed.len(),
+                "Redis subscriber connection is back; resyncing streams"
+            );
+        }
+        // Subscribers replay from the stream whatever Pub/Sub may have lost
+        // while the connection was down (a no-op when nothing was).
+        fanout.resync_all();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let failure = loop {
+            tokio::select! {
+                message = messages.next() => match message {
+                    Some(message) => fanout.dispatch(message.get_channel_name(), message.get_payload_bytes()),
+                    None => break "the connection closed".to_owned(),
+                },
+                () = fanout.changed.notified() => {
+                    if let Err(error) = fanout.reconcile(&mut sink, &mut subscribed).await {
+                        break error.to_string();
+                    }
+                }
+                _ = ping.tick() => {
+                    let pong = tokio::time::timeout(Duration::from_secs(2), sink.ping::<redis::Value>()).await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        break "PING went unanswered".to_owned();
+                    }
+                }
+            }
+        };
+        tracing::warn!(reason = %failure, "Redis subscriber connection lost; reconnecting");
+        fanout.link.send_replace(Link::Down);
+    }
+}

@@ -1,0 +1,227 @@
+//! The Redis engine: Streams for history and replay, Pub/Sub for fan-out
+//! between server instances.
+//!
+//! Used when `REDIS_URL` is set, so any number of instances behind a load
+//! balancer serve the same users. Owns the command connection (one
+//! multiplexed connection that reconnects by itself), the two Lua scripts
+//! that make publishing and replay atomic, and the engine methods over them;
+//! the single subscriber connection and in-process fan-out live in
+//! [`fanout`], the key names in [`keys`], reply parsing in [`reply`].
+//! It must not keep state that another instance would need: everything
+//! lasting is in Redis.
+//!
+//! Bounds: a channel's stream is trimmed with `XADD … MAXLEN ~ <cap>`
+//! (cheap, approximate), and reads serve at most the latest `cap` events, so
+//! both engines answer alike. While Redis is unreachable every call fails
+//! with [`EngineError::Unavailable`] within about a second; open
+//! subscriptions stay open and resync from the stream when it is back.
+
+pub mod fanout;
+pub mod keys;
+pub mod reply;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script, Value};
+
+use self::fanout::Fanout;
+use self::keys::{channel_keys, set_key};
+use super::{Engine, EngineError, Event, EventId, History, Subscription};
+
+/// The publish script (`publish.lua`): the documented way for any backend to
+/// publish straight into Redis.
+pub const PUBLISH_SCRIPT: &str = include_str!("publish.lua");
+/// The replay script (`history.lua`).
+pub const HISTORY_SCRIPT: &str = include_str!("history.lua");
+
+/// How to reach Redis and how much to keep.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port[/db]`; never logged.
+    pub url: String,
+    /// Events served per channel (and the stream's `MAXLEN ~`).
+    pub history_cap: usize,
+    /// Live events buffered per local channel before a slow subscriber lags.
+    pub live_buffer: usize,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &"<set>")
+            .field("history_cap", &self.history_cap)
+            .field("live_buffer", &self.live_buffer)
+            .finish()
+    }
+}
+
+/// The Redis [`Engine`]. Dropping it stops its subscriber task.
+pub struct RedisEngine {
+    commands: ConnectionManager,
+    fanout: Arc<Fanout>,
+    history_cap: usize,
+    publish: Script,
+    history: Script,
+    subscriber: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RedisEngine {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+impl RedisEngine {
+    /// Prepares the engine and starts connecting in the background; it
+    /// returns at once even when Redis is down (`/readyz` tells). Must be
+    /// called inside a Tokio runtime. Fails only on an unusable URL.
+    pub fn connect(config: &RedisConfig) -> Result<Self, EngineError> {
+        // The URL may hold a password: never echo it back.
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|_| EngineError::Invalid("REDIS_URL is not a valid Redis URL".into()))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(unavailable)?;
+        let fanout = Fanout::new(config.live_buffer);
+        let subscriber = tokio::spawn(fanout::run(Arc::clone(&fanout), client));
+        Ok(Self {
+            commands,
+            fanout,
+            history_cap: config.history_cap.max(1),
+            publish: Script::new(PUBLISH_SCRIPT),
+            history: Script::new(HISTORY_SCRIPT),
+            subscriber,
+        })
+    }
+
+    /// How many Pub/Sub channels this instance is subscribed to.
+    pub fn subscribed_channels(&self) -> usize {
+        self.fanout.channel_count()
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.commands.clone()
+    }
+}
+
+/// Script errors Belfry raises itself are the caller's fault; everything
+/// else (refused, timed out, dropped) means Redis is unavailable.
+fn engine_error(error: RedisError) -> EngineError {
+    let text = error.to_string();
+    if text.contains("belfry:") {
+        EngineError::Invalid(text)
+    } else {
+        unavailable(error)
+    }
+}
+
+fn unavailable(error: RedisError) -> EngineError {
+    EngineError::Unavailable(error.to_string())
+}
+
+fn malformed(error: reply::ReplyError) -> EngineError {
+    EngineError::Unavailable(error.to_string())
+}
+
+#[async_trait]
+impl Engine for RedisEngine {
+    async fn publish(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+    ) -> Result<Arc<Event>, EngineError> {
+        let keys = channel_keys(channel);
+        let value: Value = self
+            .publish
+            .key(&keys.stream)
+            .arg(&keys.pubsub)
+            .arg(name)
+            .arg(data.as_ref())
+            .arg(self.history_cap)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        let id = reply::event_id(value).map_err(malformed)?;
+        Ok(Arc::new(Event::new(id, name, data)))
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {
+        self.fanout.subscribe(&channel_keys(channel).pubsub).await
+    }
+
+    async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
+        let value: Value = self
+            .history
+            .key(channel_keys(channel).stream)
+            .arg(after.to_string())
+            .arg(self.history_cap)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        Ok(match reply::history(value).map_err(malformed)? {
+            Some(events) => History::Events(events),
+            None => History::Gone,
+        })
+    }
+
+    async fn latest(&self, channel: &str, limit: usize) -> Result<Vec<Arc<Event>>, EngineError> {
+        let count = limit.min(self.history_cap);
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let value: Value = redis::cmd("XREVRANGE")
+            .arg(channel_keys(channel).stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        let mut events = reply::entries(value).map_err(malformed)?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn remember(&self, set: &str, member: &str) -> Result<(), EngineError> {
+        redis::cmd("SADD")
+            .arg(set_key(set))
+            .arg(member)
+            .query_async::<Value>(&mut self.connection())
+            .await
+            .map(|_| ())
+            .map_err(engine_error)
+    }
+
+    async fn members(&self, set: &str) -> Result<Vec<String>, EngineError> {
+        let value: Value = redis::cmd("SMEMBERS")
+            .arg(set_key(set))
+            .query_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        reply::strings(value).map_err(malformed)
+    }
+
+    async fn ready(&self) -> bool {
+        if !self.fanout.is_up() {
+            return false;
+        }
+        let mut connection = self.connection();
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<Value>(&mut connection);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), ping).await,
+            Ok(Ok(_))
+        )
+    }
+}
