@@ -7,5 +7,8 @@ mod inbox_stream;
 mod leaks;
 mod pages;
 mod publish;
+mod redis;
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 mod shutdown;
 mod sse_time;

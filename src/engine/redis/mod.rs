@@ -111,6 +111,30 @@ impl RedisEngine {
     fn connection(&self) -> ConnectionManager {
         self.commands.clone()
     }
+
+    /// Runs a read, once more if the connection had broken: the first
+    /// failure after an outage is what makes the manager reconnect, and a
+    /// read is safe to repeat. Writes are never repeated here (a lost reply
+    /// could mean the write happened); their callers get a 503 instead.
+    async fn read<'a, T, F, Fut>(&'a self, op: F) -> Result<T, EngineError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + 'a,
+    {
+        match op(self.connection()).await {
+            Err(error) if is_connection_error(&error) => {
+                op(self.connection()).await.map_err(engine_error)
+            }
+            other => other.map_err(engine_error),
+        }
+    }
+}
+
+fn is_connection_error(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
 }
 
 /// Script errors Belfry raises itself are the caller's fault; everything
@@ -160,14 +184,15 @@ impl Engine for RedisEngine {
     }
 
     async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
+        let stream = channel_keys(channel).stream;
+        let after = after.to_string();
         let value: Value = self
-            .history
-            .key(channel_keys(channel).stream)
-            .arg(after.to_string())
-            .arg(self.history_cap)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(engine_error)?;
+            .read(|mut connection| {
+                let mut invocation = self.history.key(&stream);
+                invocation.arg(&after).arg(self.history_cap);
+                async move { invocation.invoke_async(&mut connection).await }
+            })
+            .await?;
         Ok(match reply::history(value).map_err(malformed)? {
             Some(events) => History::Events(events),
             None => History::Gone,
@@ -179,15 +204,19 @@ impl Engine for RedisEngine {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let value: Value = redis::cmd("XREVRANGE")
+        let mut command = redis::cmd("XREVRANGE");
+        command
             .arg(channel_keys(channel).stream)
             .arg("+")
             .arg("-")
             .arg("COUNT")
-            .arg(count)
-            .query_async(&mut self.connection())
-            .await
-            .map_err(engine_error)?;
+            .arg(count);
+        let value: Value = self
+            .read(|mut connection| {
+                let command = command.clone();
+                async move { command.query_async(&mut connection).await }
+            })
+            .await?;
         let mut events = reply::entries(value).map_err(malformed)?;
         events.reverse();
         Ok(events)
@@ -204,11 +233,14 @@ impl Engine for RedisEngine {
     }
 
     async fn members(&self, set: &str) -> Result<Vec<String>, EngineError> {
-        let value: Value = redis::cmd("SMEMBERS")
-            .arg(set_key(set))
-            .query_async(&mut self.connection())
-            .await
-            .map_err(engine_error)?;
+        let mut command = redis::cmd("SMEMBERS");
+        command.arg(set_key(set));
+        let value: Value = self
+            .read(|mut connection| {
+                let command = command.clone();
+                async move { command.query_async(&mut connection).await }
+            })
+            .await?;
         reply::strings(value).map_err(malformed)
     }
 
@@ -216,9 +248,11 @@ impl Engine for RedisEngine {
         if !self.fanout.is_up() {
             return false;
         }
-        let mut connection = self.connection();
-        let command = redis::cmd("PING");
-        let ping = command.query_async::<Value>(&mut connection);
+        let ping = self.read(|mut connection| async move {
+            redis::cmd("PING")
+                .query_async::<Value>(&mut connection)
+                .await
+        });
         matches!(
             tokio::time::timeout(Duration::from_secs(1), ping).await,
             Ok(Ok(_))
