@@ -26,15 +26,28 @@ pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
 /// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`).
 #[server(prefix = "/api/account", endpoint = "sign_in")]
 pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
-    use crate::server::context::{fail, internal, set_cookie, state};
+    use crate::server::context::{fail, from_api, set_cookie, state};
     use axum::http::StatusCode;
 
     let state = state()?;
     let user = crate::model::user::UserName::parse(name.trim())
         .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("name: {error}")))?;
-    state.inbox.register(&user).await.map_err(internal)?;
+    state
+        .inbox
+        .register(&user)
+        .await
+        .map_err(|error| from_api(error.into()))?;
     set_cookie(&state.sessions.sign_in_cookie(&user))?;
     tracing::info!(user = %user, "signed in");
+    state
+        .activity
+        .note(
+            crate::model::activity::ActivityType::UserJoined,
+            user.as_str(),
+            "joined",
+            "Signed in to Belfry",
+        )
+        .await;
     Ok(Account {
         name: user.to_string(),
     })

@@ -14,7 +14,7 @@ use std::time::Duration;
 use belfry::engine::live::{follow, Delivery, Start};
 use belfry::engine::memory::{MemoryConfig, MemoryEngine};
 use belfry::engine::redis::{RedisConfig, RedisEngine};
-use belfry::engine::{EventId, History, SharedEngine};
+use belfry::engine::{EngineError, EventId, History, PublishOptions, SharedEngine};
 use bytes::Bytes;
 use redis_server::RedisServer;
 
@@ -235,6 +235,83 @@ mod suite {
         assert_eq!(members, ["alice", "bob"]);
     }
 
+    pub async fn a_conditional_publish_stores_only_on_the_expected_newest_event(make: Factory) {
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let expect = |id| PublishOptions {
+            expect_last: Some(id),
+            ..PublishOptions::default()
+        };
+        let first = engine
+            .publish_with("cas", "e", payload(1), expect(EventId::ZERO))
+            .await
+            .expect("an empty channel accepts ZERO");
+        let stale = engine
+            .publish_with("cas", "e", payload(2), expect(EventId::ZERO))
+            .await;
+        assert!(matches!(stale, Err(EngineError::Conflict)), "{stale:?}");
+        let second = engine
+            .publish_with("cas", "e", payload(3), expect(first.id))
+            .await
+            .expect("the newest id accepts");
+        let stored = engine.latest("cas", 10).await.unwrap();
+        assert_eq!(
+            stored.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [first.id, second.id],
+            "nothing stored on conflict"
+        );
+    }
+
+    pub async fn a_channel_cap_keeps_exactly_the_latest_events(make: Factory) {
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let capped = PublishOptions {
+            cap: Some(3),
+            ..PublishOptions::default()
+        };
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            ids.push(
+                engine
+                    .publish_with("feed", "e", payload(i), capped)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let latest = engine.latest("feed", 100).await.unwrap();
+        assert_eq!(latest.iter().map(|e| e.id).collect::<Vec<_>>(), ids[7..]);
+    }
+
+    pub async fn an_expired_channel_is_gone_and_a_forgotten_member_too(make: Factory) {
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let event = engine.publish("short", "e", payload(1)).await.unwrap();
+        engine.publish("long", "e", payload(2)).await.unwrap();
+        engine
+            .expire("short", Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.latest("short", 10).await.unwrap().len(),
+            1,
+            "kept until then"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(engine.latest("short", 10).await.unwrap().is_empty());
+        assert!(matches!(
+            engine.history_after("short", event.id).await.unwrap(),
+            History::Gone
+        ));
+        assert_eq!(engine.latest("long", 10).await.unwrap().len(), 1);
+
+        engine.remember("tasks", "a").await.unwrap();
+        engine.remember("tasks", "b").await.unwrap();
+        engine.forget("tasks", "a").await.unwrap();
+        engine.forget("tasks", "never").await.unwrap();
+        assert_eq!(engine.members("tasks").await.unwrap(), ["b"]);
+    }
+
     pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
         let fixture = make(1000, 4);
         let engine = &fixture.engine;
@@ -300,6 +377,19 @@ macro_rules! engine_suite {
                 suite::sets_remember_members_once($factory).await;
             }
             #[tokio::test]
+            async fn a_conditional_publish_stores_only_on_the_expected_newest_event() {
+                suite::a_conditional_publish_stores_only_on_the_expected_newest_event($factory)
+                    .await;
+            }
+            #[tokio::test]
+            async fn a_channel_cap_keeps_exactly_the_latest_events() {
+                suite::a_channel_cap_keeps_exactly_the_latest_events($factory).await;
+            }
+            #[tokio::test]
+            async fn an_expired_channel_is_gone_and_a_forgotten_member_too() {
+                suite::an_expired_channel_is_gone_and_a_forgotten_member_too($factory).await;
+            }
+            #[tokio::test]
             async fn publishing_never_waits_for_a_subscriber_that_does_not_read() {
                 suite::publishing_never_waits_for_a_subscriber_that_does_not_read($factory).await;
             }
@@ -339,7 +429,7 @@ engine_suite!(redis, redis_engine);
 /// contract with other writers of the same Redis.
 mod redis_only {
     use super::*;
-    use belfry::engine::{Engine, EngineError};
+    use belfry::engine::Engine;
 
     fn engine_on(server: &RedisServer) -> Arc<RedisEngine> {
         Arc::new(

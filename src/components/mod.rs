@@ -5,11 +5,13 @@
 //! - [`header`]: the top bar with brand and navigation.
 //! - [`status_dot`]: the live-connection indicator.
 //! - [`clock_card`]: the live server clock.
-//! - [`coming_soon`]: placeholder for pages not built yet.
 //! - [`notification_center`]: bell, panel and toasts.
+//! - [`progress`]: task cards and the progress page's server functions.
+//! - [`activity`]: activity entries, the feed model, simulate.
 
+pub mod activity;
 pub mod clock_card;
-pub mod coming_soon;
 pub mod header;
 pub mod notification_center;
+pub mod progress;
 pub mod status_dot;

@@ -16,13 +16,13 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use super::{Engine, EngineError, Event, EventId, History, Live, Subscription};
+use super::{Engine, EngineError, Event, EventId, History, Live, PublishOptions, Subscription};
 
 /// Sizes of the in-process engine.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +69,14 @@ struct Channel {
     last_id: Option<EventId>,
     sender: broadcast::Sender<Live>,
     last_used: u64,
+    /// When the channel is to be deleted ([`Engine::expire`]).
+    expires_at: Option<Instant>,
+}
+
+impl Channel {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 impl MemoryEngine {
@@ -114,6 +122,7 @@ impl Channels {
         config: &MemoryConfig,
     ) -> Result<&mut Channel, EngineError> {
         let now = self.touch();
+        self.drop_if_expired(name);
         if !self.by_name.contains_key(name) {
             if self.by_name.len() >= config.max_channels {
                 self.evict_one_idle()?;
@@ -127,6 +136,7 @@ impl Channels {
                     last_id: None,
                     sender,
                     last_used: now,
+                    expires_at: None,
                 },
             );
         }
@@ -136,6 +146,23 @@ impl Channels {
             .ok_or_else(|| EngineError::Invalid("channel vanished".into()))?;
         channel.last_used = now;
         Ok(channel)
+    }
+
+    /// Deletes `name` if its expiry has passed.
+    fn drop_if_expired(&mut self, name: &str) {
+        if self
+            .by_name
+            .get(name)
+            .is_some_and(|channel| channel.expired(Instant::now()))
+        {
+            self.by_name.remove(name);
+        }
+    }
+
+    /// The live channel `name`, if it exists and has not expired.
+    fn live(&mut self, name: &str) -> Option<&Channel> {
+        self.drop_if_expired(name);
+        self.by_name.get(name)
     }
 
     fn evict_one_idle(&mut self) -> Result<(), EngineError> {
@@ -165,20 +192,30 @@ fn now_ms() -> u64 {
 
 #[async_trait]
 impl Engine for MemoryEngine {
-    async fn publish(
+    async fn publish_with(
         &self,
         channel: &str,
         name: &str,
         data: Bytes,
+        options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
         let mut channels = self.lock();
         let config = self.config;
         let channel = channels.get_or_create(channel, &config)?;
+        if let Some(expected) = options.expect_last {
+            let newest = channel.history.back().map_or(EventId::ZERO, |e| e.id);
+            if newest != expected {
+                return Err(EngineError::Conflict);
+            }
+        }
+        let cap = options
+            .cap
+            .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
         let id = EventId::next_after(channel.last_id, now_ms());
         let event = Arc::new(Event::new(id, name, data));
         channel.last_id = Some(id);
         channel.history.push_back(Arc::clone(&event));
-        while channel.history.len() > config.history_cap {
+        while channel.history.len() > cap {
             if let Some(evicted) = channel.history.pop_front() {
                 channel.evicted_through = Some(evicted.id);
             }
@@ -195,9 +232,17 @@ impl Engine for MemoryEngine {
         Ok(Subscription::new(channel.sender.subscribe(), None))
     }
 
+    async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
+        let mut channels = self.lock();
+        if let Some(channel) = channels.by_name.get_mut(channel) {
+            channel.expires_at = Some(Instant::now() + after);
+        }
+        Ok(())
+    }
+
     async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
-        let channels = self.lock();
-        let Some(channel) = channels.by_name.get(channel) else {
+        let mut channels = self.lock();
+        let Some(channel) = channels.live(channel) else {
             return Ok(if after == EventId::ZERO {
                 History::Events(Vec::new())
             } else {
@@ -227,14 +272,11 @@ impl Engine for MemoryEngine {
     }
 
     async fn latest(&self, channel: &str, limit: usize) -> Result<Vec<Arc<Event>>, EngineError> {
-        let channels = self.lock();
-        Ok(channels
-            .by_name
-            .get(channel)
-            .map_or_else(Vec::new, |channel| {
-                let skip = channel.history.len().saturating_sub(limit);
-                channel.history.iter().skip(skip).cloned().collect()
-            }))
+        let mut channels = self.lock();
+        Ok(channels.live(channel).map_or_else(Vec::new, |channel| {
+            let skip = channel.history.len().saturating_sub(limit);
+            channel.history.iter().skip(skip).cloned().collect()
+        }))
     }
 
     async fn remember(&self, set: &str, member: &str) -> Result<(), EngineError> {
@@ -261,6 +303,17 @@ impl Engine for MemoryEngine {
         Ok(sets
             .get(set)
             .map_or_else(Vec::new, |members| members.iter().cloned().collect()))
+    }
+
+    async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError> {
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(members) = sets.get_mut(set) {
+            members.remove(member);
+        }
+        Ok(())
     }
 
     async fn ready(&self) -> bool {

@@ -50,6 +50,23 @@ pub enum EngineError {
     /// The request cannot be served (e.g. an invalid channel name).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A conditional publish found the channel moved on
+    /// ([`PublishOptions::expect_last`]); read again and retry or give up.
+    #[error("the channel changed meanwhile")]
+    Conflict,
+}
+
+/// Per-publish bounds and preconditions beyond the engine's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Keep exactly this many latest events in this channel (at most the
+    /// engine's cap), e.g. a feed that shows only the latest 50.
+    pub cap: Option<usize>,
+    /// Publish only if the channel's newest event is this one
+    /// ([`EventId::ZERO`]: only if the channel is empty); otherwise fail with
+    /// [`EngineError::Conflict`] and store nothing. Compare-and-set across
+    /// every instance, for state that must only move forward.
+    pub expect_last: Option<EventId>,
 }
 
 /// The result of asking for a channel's history after an id.
@@ -110,7 +127,24 @@ pub trait Engine: Send + Sync + 'static {
         channel: &str,
         name: &str,
         data: Bytes,
+    ) -> Result<Arc<Event>, EngineError> {
+        self.publish_with(channel, name, data, PublishOptions::default())
+            .await
+    }
+
+    /// [`Engine::publish`] with a per-channel cap and/or a precondition.
+    async fn publish_with(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+        options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError>;
+
+    /// Deletes `channel` and its history once `after` has passed (from now).
+    /// Used for state that is worth keeping only for a while, such as a
+    /// finished task.
+    async fn expire(&self, channel: &str, after: std::time::Duration) -> Result<(), EngineError>;
 
     /// Subscribes to `channel`'s live events, from now on.
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError>;
@@ -127,6 +161,9 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Every member of the named set, in no particular order.
     async fn members(&self, set: &str) -> Result<Vec<String>, EngineError>;
+
+    /// Removes `member` from the named set (idempotent).
+    async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError>;
 
     /// Whether the engine can serve requests now (used by `/readyz`).
     async fn ready(&self) -> bool;

@@ -9,9 +9,13 @@
 //! - [`clock`]: the clock tick.
 //! - [`user`]: user names.
 //! - [`notification`]: notifications, their validation, and inbox events.
+//! - [`task`]: long-running tasks, progress reports and their rules.
+//! - [`activity`]: activity feed entries.
 
+pub mod activity;
 pub mod clock;
 pub mod notification;
+pub mod task;
 pub mod user;
 
 pub use clock::ClockTick;

@@ -1,15 +1,111 @@
-//! `/activity`: the activity demo page (not built yet).
+//! `/activity`: the live activity feed. Entries arrive over
+//! `GET /api/sse/activity`; "Simulate activity" adds one, "Auto-simulate"
+//! adds one every 3 s until stopped (or the page is left).
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::coming_soon::ComingSoon;
+use crate::client::dom::every;
+use crate::client::event_source::{use_event_source, SseMessage};
+use crate::client::time::now_ms;
+use crate::components::activity::actions::SimulateActivity;
+use crate::components::activity::entry::ActivityEntry;
+use crate::components::activity::feed::Feed;
+use crate::components::status_dot::StatusDot;
+use crate::model::activity::{Activity, ACTIVITY_EVENT};
 
-/// The activity page.
+/// How often auto-simulate adds an entry.
+const AUTO_EVERY: Duration = Duration::from_secs(3);
+
+/// The feed page.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
+    let feed = RwSignal::new(Feed::default());
+    let state = use_event_source(
+        "/api/sse/activity".to_owned(),
+        &[ACTIVITY_EVENT],
+        move |message: SseMessage| {
+            if let Ok(mut activity) = serde_json::from_str::<Activity>(&message.data) {
+                if let Some(id) = message.id {
+                    activity.id = id;
+                }
+                feed.update(|feed| feed.add(activity));
+            }
+        },
+    );
+    let now = RwSignal::new(now_ms());
+    every(Duration::from_secs(10), move || now.set(now_ms()));
+    let simulate = ServerAction::<SimulateActivity>::new();
+    let auto = RwSignal::new(false);
     view! {
         <Title text="Belfry · Activity" />
-        <ComingSoon title="Activity" summary="A live feed of what happens across the app." />
+        <div class="space-y-6">
+            <div class="flex flex-wrap items-end justify-between gap-4">
+                <div>
+                    <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Activity"</h1>
+                    <p class="mt-2 max-w-2xl text-slate-600">
+                        "What happens in the app, live: sign-ins, finished tasks, broadcasts — or simulated entries."
+                    </p>
+                </div>
+                <StatusDot state />
+            </div>
+            <div class="flex flex-wrap gap-3">
+                <button
+                    type="button"
+                    class="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50"
+                    disabled=move || simulate.pending().get()
+                    on:click=move |_| {
+                        simulate.dispatch(SimulateActivity {});
+                    }
+                >
+                    "Simulate activity"
+                </button>
+                <Show
+                    when=move || auto.get()
+                    fallback=move || {
+                        view! {
+                            <button
+                                type="button"
+                                class="rounded-lg border border-slate-300 bg-white px-4 py-2 font-medium text-slate-700 shadow-sm hover:bg-slate-50"
+                                on:click=move |_| auto.set(true)
+                            >
+                                "Auto-simulate"
+                            </button>
+                        }
+                    }
+                >
+                    <AutoSimulator simulate />
+                    <button
+                        type="button"
+                        class="rounded-lg bg-rose-600 px-4 py-2 font-medium text-white shadow-sm hover:bg-rose-500"
+                        on:click=move |_| auto.set(false)
+                    >
+                        "Stop"
+                    </button>
+                </Show>
+            </div>
+            <Show
+                when=move || feed.with(|feed| !feed.entries().is_empty())
+                fallback=|| view! { <p class="text-slate-500">"No activity yet."</p> }
+            >
+                <ul class="space-y-3" aria-label="Activity feed">
+                    <For
+                        each=move || feed.with(|feed| feed.entries().to_vec())
+                        key=|activity| activity.id.clone()
+                        children=move |activity| view! { <ActivityEntry activity now /> }
+                    />
+                </ul>
+            </Show>
+        </div>
     }
+}
+
+/// Adds an entry every [`AUTO_EVERY`] while mounted; unmounting stops it.
+#[component]
+fn AutoSimulator(simulate: ServerAction<SimulateActivity>) -> impl IntoView {
+    every(AUTO_EVERY, move || {
+        simulate.dispatch(SimulateActivity {});
+    });
 }

@@ -42,9 +42,18 @@ pub struct Config {
     #[arg(long, env = "BELFRY_RETRY_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub retry_ms: u64,
 
-    /// Events kept per channel (e.g. per user inbox) by the in-process engine.
+    /// Events kept and served per channel (e.g. per user inbox); with Redis
+    /// also the streams' `MAXLEN ~`. Give every instance the same value.
     #[arg(long, env = "BELFRY_HISTORY_CAP", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history_cap: u64,
+
+    /// How long a finished task's state stays readable, in seconds.
+    #[arg(long, env = "BELFRY_TASK_KEEP_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub task_keep_secs: u64,
+
+    /// How long each step of a demo task takes, in milliseconds.
+    #[arg(long, env = "BELFRY_TASK_STEP_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub task_step_ms: u64,
 
     /// Secret that signs session tokens (HS256). Unset: a random one is made
     /// at start-up, and sessions do not survive a restart. Host applications
@@ -96,6 +105,8 @@ impl Config {
             heartbeat_secs: 15,
             retry_ms: 2000,
             history_cap: 500,
+            task_keep_secs: 60,
+            task_step_ms: 1000,
             session_secret: None,
             session_ttl_hours: 168,
             cookie_secure: false,
@@ -108,6 +119,16 @@ impl Config {
     /// Heartbeat interval.
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.heartbeat_secs)
+    }
+
+    /// How long a finished task stays readable.
+    pub fn task_keep(&self) -> Duration {
+        Duration::from_secs(self.task_keep_secs)
+    }
+
+    /// How long each step of a demo task takes.
+    pub fn task_step(&self) -> Duration {
+        Duration::from_millis(self.task_step_ms)
     }
 
     /// Reconnect delay advised to browsers.

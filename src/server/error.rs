@@ -107,6 +107,9 @@ impl From<EngineError> for ApiError {
                 tracing::error!(%detail, "engine rejected a request");
                 Self::Internal
             }
+            EngineError::Conflict => {
+                Self::Conflict("the resource changed meanwhile; read it again".into())
+            }
         }
     }
 }

@@ -12,12 +12,16 @@
 //! - [`error`]: the API's error type (status + JSON).
 //! - [`auth`]: sessions (cookie + HS256 token) and the publisher key.
 //! - [`inbox`]: per-user notification inboxes, their stream and publish API.
+//! - [`tasks`]: long-running tasks, their progress API, stream and demo runner.
+//! - [`activity`]: the activity feed and its stream.
+//! - [`json_body`]: the API's JSON request bodies and their errors.
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
 //! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`metrics`]: `/metrics` in the OpenMetrics text format.
 //! - [`shutdown`]: waiting for SIGINT/SIGTERM.
 
+pub mod activity;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -25,9 +29,11 @@ pub mod context;
 pub mod error;
 pub mod health;
 pub mod inbox;
+pub mod json_body;
 pub mod metrics;
 pub mod shutdown;
 pub mod sse;
 pub mod startup;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;

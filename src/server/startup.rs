@@ -17,6 +17,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::activity::{self, service::ActivityFeed};
 use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
 use super::auth::token::SessionKeys;
@@ -27,6 +28,7 @@ use super::inbox::{self, service::Inbox};
 use super::metrics::{self, Metrics};
 use super::sse::SseHub;
 use super::state::AppState;
+use super::tasks::{self, service::Tasks};
 use crate::app::{shell, App};
 use crate::engine::memory::{MemoryConfig, MemoryEngine};
 use crate::engine::redis::{RedisConfig, RedisEngine};
@@ -69,9 +71,14 @@ impl Application {
         let shutdown = CancellationToken::new();
         let engine = build_engine(&config)?;
         let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone());
+        let activity = ActivityFeed::new(engine.clone());
         let state = AppState {
             leptos_options,
             inbox: Inbox::new(engine.clone()),
+            tasks: Tasks::new(engine.clone(), activity.clone(), config.task_keep()),
+            task_step: config.task_step(),
+            activity,
+            shutdown: shutdown.clone(),
             engine,
             metrics: Metrics::new(&sse),
             sse,
@@ -152,6 +159,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/notifications",
             post(inbox::api::publish).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
+        )
+        .route("/api/sse/activity", get(activity::stream::activity_stream))
+        .route(
+            "/api/sse/progress/{id}",
+            get(tasks::stream::progress_stream),
+        )
+        .route(
+            "/api/tasks",
+            post(tasks::api::create).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
+        )
+        .route("/api/tasks/{id}", get(tasks::api::read))
+        .route(
+            "/api/tasks/{id}/progress",
+            post(tasks::api::report).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -8,12 +8,18 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::activity::service::ActivityFeed;
 use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
 use super::clock::Clock;
 use super::inbox::service::Inbox;
 use super::metrics::Metrics;
 use super::sse::SseHub;
+use super::tasks::service::Tasks;
 use crate::engine::SharedEngine;
 
 /// Shared server state; cheap to clone.
@@ -35,4 +41,12 @@ pub struct AppState {
     pub sessions: Sessions,
     /// The key backends publish with.
     pub publisher_key: PublisherKey,
+    /// Long-running tasks.
+    pub tasks: Tasks,
+    /// How long each step of a demo task takes.
+    pub task_step: Duration,
+    /// The activity feed.
+    pub activity: ActivityFeed,
+    /// Cancelled when the server shuts down (background work stops).
+    pub shutdown: CancellationToken,
 }

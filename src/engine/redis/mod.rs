@@ -30,7 +30,7 @@ use redis::{RedisError, Script, Value};
 
 use self::fanout::Fanout;
 use self::keys::{channel_keys, set_key};
-use super::{Engine, EngineError, Event, EventId, History, Subscription};
+use super::{Engine, EngineError, Event, EventId, History, PublishOptions, Subscription};
 
 /// The publish script (`publish.lua`): the documented way for any backend to
 /// publish straight into Redis.
@@ -141,7 +141,9 @@ fn is_connection_error(error: &RedisError) -> bool {
 /// else (refused, timed out, dropped) means Redis is unavailable.
 fn engine_error(error: RedisError) -> EngineError {
     let text = error.to_string();
-    if text.contains("belfry:") {
+    if text.contains("CONFLICT") && text.contains("belfry:") {
+        EngineError::Conflict
+    } else if text.contains("belfry:") {
         EngineError::Invalid(text)
     } else {
         unavailable(error)
@@ -158,20 +160,31 @@ fn malformed(error: reply::ReplyError) -> EngineError {
 
 #[async_trait]
 impl Engine for RedisEngine {
-    async fn publish(
+    async fn publish_with(
         &self,
         channel: &str,
         name: &str,
         data: Bytes,
+        options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
         let keys = channel_keys(channel);
+        let cap = options
+            .cap
+            .map_or(self.history_cap, |cap| cap.clamp(1, self.history_cap));
+        let expect_last = options
+            .expect_last
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let trim = if options.cap.is_some() { "exact" } else { "" };
         let value: Value = self
             .publish
             .key(&keys.stream)
             .arg(&keys.pubsub)
             .arg(name)
             .arg(data.as_ref())
-            .arg(self.history_cap)
+            .arg(cap)
+            .arg(expect_last)
+            .arg(trim)
             .invoke_async(&mut self.connection())
             .await
             .map_err(engine_error)?;
@@ -181,6 +194,17 @@ impl Engine for RedisEngine {
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {
         self.fanout.subscribe(&channel_keys(channel).pubsub).await
+    }
+
+    async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
+        let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("PEXPIRE")
+            .arg(channel_keys(channel).stream)
+            .arg(millis)
+            .query_async::<Value>(&mut self.connection())
+            .await
+            .map(|_| ())
+            .map_err(engine_error)
     }
 
     async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
@@ -242,6 +266,16 @@ impl Engine for RedisEngine {
             })
             .await?;
         reply::strings(value).map_err(malformed)
+    }
+
+    async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError> {
+        redis::cmd("SREM")
+            .arg(set_key(set))
+            .arg(member)
+            .query_async::<Value>(&mut self.connection())
+            .await
+            .map(|_| ())
+            .map_err(engine_error)
     }
 
     async fn ready(&self) -> bool {

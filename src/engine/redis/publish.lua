@@ -5,6 +5,9 @@
 --   ARGV[2]  the event name (the SSE "event:" field), e.g. notification
 --   ARGV[3]  the event data: one JSON value, exactly what the browser receives
 --   ARGV[4]  the history cap, e.g. 500 (the stream is trimmed with MAXLEN ~)
+--   ARGV[5]  optional: publish only if the stream's newest id is this one
+--            ("0-0": only if the stream is empty); else a CONFLICT error
+--   ARGV[6]  optional: "exact" trims to exactly the cap (MAXLEN =)
 --
 -- Returns the new stream entry id ("<ms>-<seq>"); it is the SSE event id.
 -- The Pub/Sub message is {"id":"<id>","event":"<name>","data":<data>}.
@@ -24,6 +27,17 @@ end
 if not cap or cap < 1 or cap ~= math.floor(cap) then
   return redis.error_reply('ERR belfry: ARGV[4] must be a positive whole history cap')
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', 'event', name, 'data', data)
+local expected = ARGV[5]
+if expected and expected ~= '' then
+  local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  local newest_id = '0-0'
+  if #newest > 0 then newest_id = newest[1][1] end
+  if newest_id ~= expected then
+    return redis.error_reply('CONFLICT belfry: the stream moved on')
+  end
+end
+local trim = '~'
+if ARGV[6] == 'exact' then trim = '=' end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', trim, cap, '*', 'event', name, 'data', data)
 redis.call('PUBLISH', channel, '{"id":"' .. id .. '","event":"' .. name .. '","data":' .. data .. '}')
 return id

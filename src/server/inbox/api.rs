@@ -5,19 +5,20 @@
 //! → 201 `{"ids": [...]}`. Errors: 400 naming the field, 401 no key, 403
 //! wrong key, 413 over 16 KiB, 415 not JSON, 503 API disabled or store down.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::service::{Inbox, Recipients};
+use crate::model::activity::ActivityType;
 use crate::model::notification::{NotificationDraft, NotificationKind};
 use crate::model::user::UserName;
+use crate::server::activity::service::ActivityFeed;
 use crate::server::auth::publisher::Publisher;
 use crate::server::error::ApiError;
+use crate::server::json_body::JsonBody;
 
 /// Largest accepted body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,16 +26,20 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Most recipients named in one request.
 pub const MAX_RECIPIENTS: usize = 1000;
 
+/// Who a request names: one user, several, or `"*"`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum To {
+pub enum To {
+    /// One name, or `"*"` for every known user.
     One(String),
+    /// Several names.
     Many(Vec<String>),
 }
 
+/// The body of `POST /api/notifications`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PublishRequest {
+pub struct PublishRequest {
     to: To,
     kind: NotificationKind,
     title: String,
@@ -42,18 +47,6 @@ struct PublishRequest {
     body: String,
     #[serde(default)]
     link: Option<String>,
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
 }
 
 fn recipients(to: To) -> Result<Recipients, ApiError> {
@@ -81,36 +74,10 @@ fn recipients(to: To) -> Result<Recipients, ApiError> {
 /// The handler.
 pub async fn publish(
     State(inbox): State<Inbox>,
+    State(activity): State<ActivityFeed>,
     _publisher: Publisher,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("the body is larger than 16 KiB")
-        } else {
-            ApiError::BadRequest {
-                field: None,
-                message: "could not read the body".into(),
-            }
-        }
-    })?;
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
-    let request: PublishRequest =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let message = error.into_inner().to_string();
-            // serde reports a missing field at the parent's path; name it anyway.
-            let missing = message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-                .map(str::to_owned);
-            let field = missing.or_else(|| (path != ".").then_some(path));
-            ApiError::BadRequest { field, message }
-        })?;
     let recipients = recipients(request.to)?;
     let content = NotificationDraft {
         kind: request.kind,
@@ -119,6 +86,17 @@ pub async fn publish(
         link: request.link,
     }
     .validate()?;
+    let broadcast = (recipients == Recipients::Everyone).then(|| content.title.clone());
     let ids = inbox.publish(recipients, content).await?;
+    if let Some(title) = broadcast {
+        activity
+            .note(
+                ActivityType::PostCreated,
+                "publisher",
+                "broadcast a notification",
+                &title,
+            )
+            .await;
+    }
     Ok((StatusCode::CREATED, Json(json!({ "ids": ids }))))
 }

@@ -15,33 +15,16 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::{stream, StreamExt};
-use serde::Deserialize;
 
 use super::service::{channel, Inbox, PAGE_SIZE};
 use super::view::InboxView;
 use crate::engine::live::{follow, Delivery, Start};
-use crate::engine::EventId;
 use crate::model::notification::events;
 use crate::model::user::UserName;
 use crate::server::auth::session::CurrentUser;
 use crate::server::error::ApiError;
+use crate::server::sse::resume::{resume_point, ResumeQuery};
 use crate::server::sse::{frame, SseHub};
-
-/// The optional resume position in the query string.
-#[derive(Debug, Default, Deserialize)]
-pub struct ResumeQuery {
-    /// The last event id the client saw.
-    pub last_event_id: Option<String>,
-}
-
-/// Where the client left off: the `Last-Event-ID` header wins over the query.
-fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> Option<EventId> {
-    headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .or(query.last_event_id.as_deref())
-        .and_then(|id| id.parse().ok())
-}
 
 fn snapshot_frame(view: &InboxView) -> Bytes {
     let snapshot = view.snapshot(PAGE_SIZE);
@@ -114,24 +97,4 @@ pub async fn notifications_stream(
         })
         .flat_map(stream::iter);
     Ok(sse.respond(stream::iter(opening).chain(live)))
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    #[test]
-    fn the_header_wins_over_the_query_and_junk_is_ignored() {
-        let mut headers = HeaderMap::new();
-        let query = ResumeQuery {
-            last_event_id: Some("5-0".into()),
-        };
-        assert_eq!(resume_point(&headers, &query), Some(EventId::new(5, 0)));
-        headers.insert("last-event-id", HeaderValue::from_static("7-1"));
-        assert_eq!(resume_point(&headers, &query), Some(EventId::new(7, 1)));
-        headers.insert("last-event-id", HeaderValue::from_static("junk"));
-        assert_eq!(resume_point(&headers, &ResumeQuery::default()), None);
-    }
 }

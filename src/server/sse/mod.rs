@@ -6,6 +6,7 @@
 //! must not know what the events mean.
 
 pub mod frame;
+pub mod resume;
 
 use std::convert::Infallible;
 use std::pin::Pin;

@@ -1,0 +1,233 @@
+//! Redis engine load: connections per instance and publish throughput.
+//!
+//! Starts a private `redis-server` and the release server binary
+//! (`target/release/belfry`, built by `cargo leptos build --release`) with
+//! `REDIS_URL`, opens `--streams` SSE streams, reports how many connections
+//! Redis sees (`CLIENT LIST`), then measures `POST /api/notifications`
+//! requests per second over `--runs` runs and prints the median.
+//!
+//! Run: `benches/run.sh redis_load [--streams 2000] [--runs 3] [--seconds 5] [--concurrency 32]`
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use belfry::model::user::UserName;
+use belfry::server::auth::token::SessionKeys;
+use futures::StreamExt;
+use redis_server::{free_port, RedisServer};
+
+const SECRET: &str = "bench-session-secret-0123456789";
+const PUBLISH_KEY: &str = "bench-publisher-key";
+
+struct Options {
+    streams: usize,
+    runs: usize,
+    seconds: u64,
+    concurrency: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        streams: 2000,
+        runs: 3,
+        seconds: 5,
+        concurrency: 32,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match (args[i].as_str(), value) {
+            ("--streams", Some(v)) => options.streams = v as usize,
+            ("--runs", Some(v)) => options.runs = v as usize,
+            ("--seconds", Some(v)) => options.seconds = v,
+            ("--concurrency", Some(v)) => options.concurrency = v as usize,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    options
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let binary = format!("{root}/target/release/belfry");
+    assert!(
+        std::path::Path::new(&binary).exists(),
+        "build the server first: cargo leptos build --release"
+    );
+    let redis = RedisServer::start();
+    let port = free_port();
+    let server = Server(
+        Command::new(&binary)
+            .current_dir(root)
+            .env("REDIS_URL", redis.url())
+            .env("BELFRY_ADDR", format!("127.0.0.1:{port}"))
+            .env("BELFRY_PUBLISH_KEY", PUBLISH_KEY)
+            .env("BELFRY_SESSION_SECRET", SECRET)
+            .env("BELFRY_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()
+        .expect("an HTTP client");
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = server.0.id();
+    let rss_before = rss_kib(pid);
+
+    // Open the streams: 4 tabs per user.
+    let keys = SessionKeys::new(SECRET.as_bytes(), Duration::from_secs(3600));
+    let users = options.streams.div_ceil(4).max(1);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    let opened = Instant::now();
+    for i in 0..options.streams {
+        let user = UserName::parse(&format!("u{}", i % users)).expect("a user name");
+        let stream_client = reqwest::Client::new();
+        let response = stream_client
+            .get(format!("{base}/api/sse/notifications"))
+            .header("cookie", format!("belfry_session={}", keys.mint(&user)))
+            .send()
+            .await
+            .expect("a stream opens");
+        assert_eq!(response.status(), 200);
+        let delivered = Arc::clone(&delivered);
+        readers.push(tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            while let Some(Ok(chunk)) = body.next().await {
+                let frames = chunk.windows(6).filter(|w| w == b"event:").count();
+                delivered.fetch_add(frames as u64, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_open = rss_kib(pid);
+    let clients = redis
+        .command(&["CLIENT", "LIST"])
+        .map(|list| list.lines().filter(|l| l.contains("addr=")).count() - 1)
+        .unwrap_or(0);
+    println!(
+        "streams open: {} ({} users) in {:.1} s",
+        options.streams,
+        users,
+        opened.elapsed().as_secs_f64()
+    );
+    println!("Redis connections from the instance (CLIENT LIST): {clients}");
+    println!(
+        "server RSS: {} KiB before, {} KiB with the streams open ({:.2} KiB per stream)",
+        rss_before,
+        rss_open,
+        (rss_open.saturating_sub(rss_before)) as f64 / options.streams as f64
+    );
+
+    let mut rates = Vec::new();
+    for run in 1..=options.runs {
+        let accepted = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs(options.seconds);
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for w in 0..options.concurrency {
+            let (client, accepted, refused) =
+                (client.clone(), Arc::clone(&accepted), Arc::clone(&refused));
+            let url = format!("{base}/api/notifications");
+            workers.push(tokio::spawn(async move {
+                let mut n = w;
+                while Instant::now() < deadline {
+                    let body = serde_json::json!({
+                        "to": format!("u{}", n % users),
+                        "kind": "info",
+                        "title": format!("bench {n}"),
+                    });
+                    let status = client
+                        .post(&url)
+                        .bearer_auth(PUBLISH_KEY)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16());
+                    if matches!(status, Ok(201)) {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    n += 7919;
+                }
+            }));
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+        let rate = accepted.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "run {run}: {:.0} requests/s accepted (201), {} not accepted, {} concurrent publishers, {} s",
+            rate,
+            refused.load(Ordering::Relaxed),
+            options.concurrency,
+            options.seconds
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    if let Some(median) = rates.get(rates.len() / 2) {
+        println!(
+            "POST /api/notifications on Redis: median {median:.0} requests/s over {} runs",
+            rates.len()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "events delivered to the open streams meanwhile: {}",
+        delivered.load(Ordering::Relaxed)
+    );
+    for reader in readers {
+        reader.abort();
+    }
+    drop(server);
+}

@@ -1,0 +1,69 @@
+// Two Belfry instances on two ports sharing one Redis: what one publishes,
+// the other delivers; what one marks read, the other shows.
+import { expect, test } from '@playwright/test';
+import { bell, publish, signIn, uniqueName } from './support/inbox';
+import { startRedis, type RunningRedis } from './support/redis';
+import { freePort, startServer, type RunningServer } from './support/server';
+
+let redis: RunningRedis;
+let a: RunningServer;
+let b: RunningServer;
+
+test.beforeAll(async () => {
+  redis = await startRedis();
+  a = await startServer(await freePort(), { REDIS_URL: redis.url });
+  b = await startServer(await freePort(), { REDIS_URL: redis.url });
+});
+
+test.afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await redis?.stop();
+});
+
+test('a tab on A gets what B publishes, and a mark-read on A shows in a tab on B', async ({ browser, request }) => {
+  const alice = uniqueName('alice');
+  const onA = await (await browser.newContext()).newPage();
+  const onB = await (await browser.newContext()).newPage();
+  await signIn(onA, alice, a.url);
+  await signIn(onB, alice, b.url);
+  await expect(bell(onA)).toHaveAccessibleName('Notifications, 0 unread');
+  await expect(bell(onB)).toHaveAccessibleName('Notifications, 0 unread');
+
+  await publish(request, alice, 'Published through B', {}, b.url);
+  await expect(onA.getByTestId('toast').filter({ hasText: 'Published through B' })).toBeVisible();
+  await expect(bell(onA)).toHaveAccessibleName('Notifications, 1 unread');
+  await expect(bell(onB)).toHaveAccessibleName('Notifications, 1 unread');
+
+  await bell(onA).click();
+  const panel = onA.getByRole('dialog', { name: 'Notifications' });
+  await panel.getByRole('button', { name: 'Published through B (unread)' }).click();
+  await expect(bell(onA)).toHaveAccessibleName('Notifications, 0 unread');
+  await expect(bell(onB)).toHaveAccessibleName('Notifications, 0 unread');
+
+  // B serves the same inbox after a reload: state lives in Redis.
+  await onB.reload();
+  await expect(bell(onB)).toHaveAccessibleName('Notifications, 0 unread');
+  await bell(onB).click();
+  await expect(
+    onB.getByRole('dialog', { name: 'Notifications' }).getByRole('button', { name: 'Published through B', exact: true }),
+  ).toBeVisible();
+});
+
+test('the UI of A sends to a user whose tab is on B', async ({ browser }) => {
+  const bob = uniqueName('bob');
+  const carol = uniqueName('carol');
+  const bobOnA = await (await browser.newContext()).newPage();
+  const carolOnB = await (await browser.newContext()).newPage();
+  await signIn(bobOnA, bob, a.url);
+  await signIn(carolOnB, carol, b.url);
+
+  await bobOnA.goto(`${a.url}/notifications`);
+  const form = bobOnA.getByRole('region', { name: 'Send to a user' });
+  await form.getByLabel('Recipient').fill(carol);
+  await form.getByLabel('Title').fill('Across instances');
+  await form.getByRole('button', { name: 'Send' }).click();
+  await expect(carolOnB.getByTestId('toast').filter({ hasText: 'Across instances' })).toBeVisible();
+  await expect(bell(carolOnB)).toHaveAccessibleName('Notifications, 1 unread');
+  await expect(bell(bobOnA)).toHaveAccessibleName('Notifications, 0 unread');
+});

@@ -1,0 +1,49 @@
+//! Server functions of the progress page. Tasks started here belong to the
+//! signed-in user (who alone may cancel them) and always run the demo worker.
+
+use leptos::prelude::*;
+
+use crate::model::task::TaskState;
+
+/// Starts a demo task named `name`; with `fail`, it fails at a random step.
+#[server(prefix = "/api/progress", endpoint = "start")]
+pub async fn start_task(name: String, fail: bool) -> Result<TaskState, ServerFnError> {
+    use crate::model::task::NewTask;
+    use crate::server::context::{from_api, signed_in};
+
+    let (state, user) = signed_in().await?;
+    let request = NewTask {
+        name,
+        simulate: true,
+        fail,
+    };
+    crate::server::tasks::api::start(&state, request, Some(&user))
+        .await
+        .map_err(from_api)
+}
+
+/// Cancels one of the caller's running tasks.
+#[server(prefix = "/api/progress", endpoint = "cancel")]
+pub async fn cancel_task(id: String) -> Result<TaskState, ServerFnError> {
+    use crate::server::context::{from_api, signed_in};
+
+    let (state, user) = signed_in().await?;
+    state
+        .tasks
+        .cancel(&id, &user)
+        .await
+        .map_err(|error| from_api(error.into()))
+}
+
+/// The caller's tasks that are running or finished recently, oldest first.
+#[server(prefix = "/api/progress", endpoint = "mine")]
+pub async fn my_tasks() -> Result<Vec<TaskState>, ServerFnError> {
+    use crate::server::context::{from_api, signed_in};
+
+    let (state, user) = signed_in().await?;
+    state
+        .tasks
+        .of_user(&user)
+        .await
+        .map_err(|error| from_api(error.into()))
+}

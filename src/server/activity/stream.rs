@@ -1,0 +1,35 @@
+//! `GET /api/sse/activity`: the latest [`SNAPSHOT`] entries on connect (or,
+//! after `Last-Event-ID`, exactly the entries missed), then live entries.
+//! Every entry goes out as its stored frame; the feed is public.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures::{stream, StreamExt};
+
+use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
+use crate::engine::live::{follow, Delivery, Start};
+use crate::server::error::ApiError;
+use crate::server::sse::resume::{resume_point, ResumeQuery};
+use crate::server::sse::{frame, SseHub};
+
+/// The handler.
+pub async fn activity_stream(
+    State(feed): State<ActivityFeed>,
+    State(sse): State<SseHub>,
+    headers: HeaderMap,
+    Query(query): Query<ResumeQuery>,
+) -> Result<Response, ApiError> {
+    let last_seen = resume_point(&headers, &query);
+    let (start, deliveries) = follow(feed.engine().clone(), CHANNEL, last_seen, SNAPSHOT).await?;
+    let opening: Vec<_> = match start {
+        Start::Snapshot(events) | Start::Replay(events) => {
+            events.iter().map(|event| event.frame.clone()).collect()
+        }
+    };
+    let live = deliveries.into_stream().map(|delivery| match delivery {
+        Delivery::Event(event) => event.frame.clone(),
+        Delivery::Reset => frame::event(None, Some("reset"), b"{\"reason\":\"lagged\"}"),
+    });
+    Ok(sse.respond(stream::iter(opening).chain(live)))
+}
