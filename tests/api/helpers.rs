@@ -234,3 +234,61 @@ pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Which engine a test app runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum EngineKind {
+    Memory,
+    Redis,
+}
+
+/// A test app on `engine` (a private `redis-server` for Redis, returned so
+/// it lives as long as the app), with fast demo tasks.
+pub async fn spawn_on(engine: EngineKind) -> (TestApp, Option<crate::redis_server::RedisServer>) {
+    let mut config = test_config();
+    config.task_step_ms = 20;
+    spawn_on_with(engine, config).await
+}
+
+/// [`spawn_on`] with settings of the test's own.
+pub async fn spawn_on_with(
+    engine: EngineKind,
+    mut config: Config,
+) -> (TestApp, Option<crate::redis_server::RedisServer>) {
+    let redis = match engine {
+        EngineKind::Memory => None,
+        EngineKind::Redis => {
+            let server = crate::redis_server::RedisServer::start();
+            config.redis_url = Some(server.url());
+            Some(server)
+        }
+    };
+    (spawn_app_with(config).await, redis)
+}
+
+impl TestApp {
+    /// Calls a server function as `user` (form-encoded, like the browser).
+    pub async fn server_fn(
+        &self,
+        path: &str,
+        user: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).form(form);
+        if let Some(user) = user {
+            request = request.header("cookie", self.cookie_for(user));
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// A JSON API call with the publisher key.
+    pub async fn api(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(PUBLISH_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}

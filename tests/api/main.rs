@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP: each test starts the production app
 //! (same builder as `main`) on port 0 and talks to it with a real client.
 
+mod activity;
 mod health;
 mod helpers;
 mod inbox_stream;
@@ -12,3 +13,4 @@ mod redis;
 mod redis_server;
 mod shutdown;
 mod sse_time;
+mod tasks;
