@@ -67,3 +67,21 @@ test('the UI of A sends to a user whose tab is on B', async ({ browser }) => {
   await expect(bell(carolOnB)).toHaveAccessibleName('Notifications, 1 unread');
   await expect(bell(bobOnA)).toHaveAccessibleName('Notifications, 0 unread');
 });
+
+test('a task started on A shows on B after a reload and finishes there', async ({ browser }) => {
+  const worker = uniqueName('worker');
+  const onA = await (await browser.newContext()).newPage();
+  const onB = await (await browser.newContext()).newPage();
+  await signIn(onA, worker, a.url);
+  await signIn(onB, worker, b.url);
+  await onA.goto(`${a.url}/progress`);
+  await onA.getByLabel('Task name').fill('Started on A');
+  await onA.getByRole('button', { name: 'Start' }).click();
+  await expect(onA.getByRole('listitem', { name: 'Task Started on A' })).toBeVisible();
+
+  await onB.goto(`${b.url}/progress`);
+  const card = onB.getByRole('listitem', { name: 'Task Started on A' });
+  await expect(card).toBeVisible();
+  await expect(card.getByTestId('status')).toHaveText('completed', { timeout: 15_000 });
+  await expect(card.getByTestId('percent')).toHaveText('100%');
+});

@@ -331,3 +331,38 @@ async fn killing_and_restarting_redis_under_load_loses_and_repeats_nothing() {
         accepted.len()
     );
 }
+
+#[tokio::test]
+async fn a_task_started_on_one_instance_is_watched_and_fed_on_another() {
+    let redis = RedisServer::start();
+    let mut config = test_config();
+    config.redis_url = Some(redis.url());
+    config.task_step_ms = 20;
+    let a = spawn_app_with(config.clone()).await;
+    let b = spawn_app_with(config).await;
+    let mut feed_on_b = SseReader::open(&b.client, &b.url("/api/sse/activity")).await;
+
+    let created = a
+        .client
+        .post(a.url("/api/tasks"))
+        .bearer_auth(PUBLISH_KEY)
+        .json(&json!({"name": "Shared work", "simulate": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut on_b = SseReader::open(&b.client, &b.url(&format!("/api/sse/progress/{id}"))).await;
+    let mut last = serde_json::Value::Null;
+    while let Some(event) = on_b.next_event(WAIT).await {
+        last = event.data;
+    }
+    assert_eq!(last["status"], "completed");
+    assert_eq!(last["progress"], 100);
+    let done = next_named(&mut feed_on_b, "activity").await;
+    assert_eq!(done.data["type"], "task_completed");
+    assert_eq!(done.data["details"], "Shared work");
+}

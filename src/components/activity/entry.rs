@@ -30,6 +30,7 @@ pub fn ActivityEntry(activity: Activity, #[prop(into)] now: Signal<i64>) -> impl
             class="flex items-start gap-3 rounded-xl border border-slate-200 bg-white p-4 shadow-sm"
             data-testid="activity"
             data-type=activity.kind.as_str()
+            data-id=activity.id.clone()
         >
             <span class=format!("flex size-9 shrink-0 items-center justify-center rounded-full text-lg {colours}") aria-hidden="true">
                 {icon}
