@@ -38,16 +38,22 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
         .await
         .map_err(|error| from_api(error.into()))?;
     set_cookie(&state.sessions.sign_in_cookie(&user))?;
+    // A form posted before the page hydrated lands on the dashboard too
+    // (the hydrated page reloads it itself, see pages/sign_in.rs).
+    leptos_axum::redirect("/notifications");
     tracing::info!(user = %user, "signed in");
-    state
-        .activity
-        .note(
-            crate::model::activity::ActivityType::UserJoined,
-            user.as_str(),
-            "joined",
-            "Signed in to Belfry",
-        )
-        .await;
+    // The feed is a side effect: a slow store must not delay the sign-in.
+    let (activity, who) = (state.activity.clone(), user.to_string());
+    tokio::spawn(async move {
+        activity
+            .note(
+                crate::model::activity::ActivityType::UserJoined,
+                &who,
+                "joined",
+                "Signed in to Belfry",
+            )
+            .await;
+    });
     Ok(Account {
         name: user.to_string(),
     })

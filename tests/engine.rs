@@ -594,6 +594,37 @@ mod redis_only {
     }
 
     #[tokio::test]
+    async fn an_unreadable_announcement_makes_followers_read_the_stream() {
+        let server = RedisServer::start();
+        let engine: SharedEngine = engine_on(&server);
+        let (_, mut deliveries) = follow(Arc::clone(&engine), "inbox:zed", None, 0)
+            .await
+            .unwrap();
+        // A faulty external writer: a good entry, a garbled announcement.
+        let id = server
+            .command(&[
+                "XADD",
+                "belfry:{zed}:inbox",
+                "*",
+                "event",
+                "e",
+                "data",
+                "{\"ok\":1}",
+            ])
+            .unwrap();
+        server
+            .command(&["PUBLISH", "notifications:zed", "not an envelope"])
+            .unwrap();
+        match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
+            Ok(Some(Delivery::Event(event))) => {
+                assert!(id.contains(&event.id.to_string()), "{id:?} vs {}", event.id);
+                assert_eq!(&event.data[..], b"{\"ok\":1}");
+            }
+            other => panic!("expected the stored event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn a_bad_url_is_refused_without_echoing_it() {
         let refused = RedisEngine::connect(&RedisConfig {
             url: "http://user:s3cret@example".into(),

@@ -8,6 +8,7 @@ function isSimulate(response: Response): boolean {
 }
 
 async function openFeed(page: Page) {
+  await signIn(page, uniqueName('reader'));
   await page.goto('/activity');
   await expect(page.getByRole('status', { name: 'Live connection: open' })).toBeVisible();
 }
@@ -60,6 +61,12 @@ test('auto-simulate adds entries every 3 s and stops when stopped or when the pa
   const afterLeaving = sent.length;
   await page.waitForTimeout(4_000);
   expect(sent.length).toBe(afterLeaving);
+});
+
+test('visitors who are not signed in are asked to sign in', async ({ page }) => {
+  await page.goto('/activity');
+  await expect(page.getByText('Sign in to follow the activity feed.')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Simulate activity' })).toBeHidden();
 });
 
 test('signing in as a new user shows "joined" in another context\'s feed', async ({ browser }) => {

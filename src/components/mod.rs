@@ -8,10 +8,12 @@
 //! - [`notification_center`]: bell, panel and toasts.
 //! - [`progress`]: task cards and the progress page's server functions.
 //! - [`activity`]: activity entries, the feed model, simulate.
+//! - [`sign_in_prompt`]: what visitors see instead of a members-only page.
 
 pub mod activity;
 pub mod clock_card;
 pub mod header;
 pub mod notification_center;
 pub mod progress;
+pub mod sign_in_prompt;
 pub mod status_dot;

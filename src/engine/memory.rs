@@ -201,13 +201,17 @@ impl Engine for MemoryEngine {
     ) -> Result<Arc<Event>, EngineError> {
         let mut channels = self.lock();
         let config = self.config;
-        let channel = channels.get_or_create(channel, &config)?;
+        // Check the precondition first: a refused publish creates nothing.
         if let Some(expected) = options.expect_last {
-            let newest = channel.history.back().map_or(EventId::ZERO, |e| e.id);
+            let newest = channels
+                .live(channel)
+                .and_then(|channel| channel.history.back())
+                .map_or(EventId::ZERO, |event| event.id);
             if newest != expected {
                 return Err(EngineError::Conflict);
             }
         }
+        let channel = channels.get_or_create(channel, &config)?;
         let cap = options
             .cap
             .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
@@ -234,6 +238,7 @@ impl Engine for MemoryEngine {
 
     async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
         let mut channels = self.lock();
+        channels.drop_if_expired(channel);
         if let Some(channel) = channels.by_name.get_mut(channel) {
             channel.expires_at = Some(Instant::now() + after);
         }

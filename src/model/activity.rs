@@ -47,8 +47,9 @@ impl ActivityType {
 /// event id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
-    /// The entry's id (`<ms>-<seq>`), increasing.
-    #[serde(default)]
+    /// The entry's id (`<ms>-<seq>`), increasing. Not stored: it is the
+    /// SSE event id, filled in by whoever reads the event.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// Who did it.
     pub user: String,

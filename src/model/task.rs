@@ -156,6 +156,12 @@ impl TaskState {
         if self.status.is_terminal() {
             return Err(UpdateError::Finished(self.status));
         }
+        if update.status == TaskStatus::Pending && self.status != TaskStatus::Pending {
+            return Err(UpdateError::Field(FieldError::new(
+                "status",
+                "a started task cannot be pending again",
+            )));
+        }
         if update.progress > 100 {
             return Err(UpdateError::Field(FieldError::new(
                 "progress",
@@ -240,6 +246,14 @@ mod tests {
         assert!(matches!(
             state.apply(update(101, TaskStatus::Processing), "t".into()),
             Err(UpdateError::Field(_))
+        ));
+    }
+
+    #[test]
+    fn a_started_task_is_never_pending_again() {
+        assert!(matches!(
+            running(10).apply(update(10, TaskStatus::Pending), "t".into()),
+            Err(UpdateError::Field(field)) if field.field == "status"
         ));
     }
 

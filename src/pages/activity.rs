@@ -7,21 +7,50 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::account::use_account;
 use crate::client::dom::every;
 use crate::client::event_source::{use_event_source, SseMessage};
 use crate::client::time::now_ms;
 use crate::components::activity::actions::SimulateActivity;
 use crate::components::activity::entry::ActivityEntry;
 use crate::components::activity::feed::Feed;
+use crate::components::sign_in_prompt::SignInPrompt;
 use crate::components::status_dot::StatusDot;
 use crate::model::activity::{Activity, ACTIVITY_EVENT};
 
 /// How often auto-simulate adds an entry.
 const AUTO_EVERY: Duration = Duration::from_secs(3);
 
-/// The feed page.
+/// The feed, or a prompt to sign in.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
+    let account = use_account();
+    view! {
+        <Title text="Belfry · Activity" />
+        <Suspense fallback=|| ()>
+            {move || {
+                account
+                    .get()
+                    .map(|account| match account {
+                        Some(_) => view! { <LiveFeed /> }.into_any(),
+                        None => {
+                            view! {
+                                <div class="space-y-6">
+                                    <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Activity"</h1>
+                                    <SignInPrompt to="follow the activity feed" />
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+/// The feed itself: its stream, the simulate buttons, the entries.
+#[component]
+fn LiveFeed() -> impl IntoView {
     let feed = RwSignal::new(Feed::default());
     let state = use_event_source(
         "/api/sse/activity".to_owned(),
@@ -40,7 +69,6 @@ pub fn ActivityPage() -> impl IntoView {
     let simulate = ServerAction::<SimulateActivity>::new();
     let auto = RwSignal::new(false);
     view! {
-        <Title text="Belfry · Activity" />
         <div class="space-y-6">
             <div class="flex flex-wrap items-end justify-between gap-4">
                 <div>

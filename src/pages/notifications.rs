@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::sign_in_prompt::SignInPrompt;
+
 use crate::account::{use_account, Account};
 use crate::client::time::{clock_time, now_ms};
 use crate::components::notification_center::actions::SendNotification;
@@ -28,15 +30,7 @@ pub fn NotificationsPage() -> impl IntoView {
                         .get()
                         .map(|account| match account {
                             Some(account) => view! { <Dashboard account /> }.into_any(),
-                            None => {
-                                view! {
-                                    <section class="rounded-2xl border border-slate-200 bg-white p-6 shadow-sm">
-                                        <p class="text-slate-700">"Sign in to send and receive notifications."</p>
-                                        <a href="/sign-in" class="mt-3 inline-block font-medium text-indigo-600 hover:underline">"Sign in"</a>
-                                    </section>
-                                }
-                                    .into_any()
-                            }
+                            None => view! { <SignInPrompt to="send and receive notifications" /> }.into_any()
                         })
                 }}
             </Suspense>

@@ -5,6 +5,8 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::sign_in_prompt::SignInPrompt;
+
 use crate::account::use_account;
 use crate::components::progress::actions::{my_tasks, StartTask};
 use crate::components::progress::task_card::TaskCard;
@@ -29,15 +31,7 @@ pub fn ProgressPage() -> impl IntoView {
                         .get()
                         .map(|account| match account {
                             Some(_) => view! { <Tracker /> }.into_any(),
-                            None => {
-                                view! {
-                                    <section class="rounded-2xl border border-slate-200 bg-white p-6 shadow-sm">
-                                        <p class="text-slate-700">"Sign in to start tasks."</p>
-                                        <a href="/sign-in" class="mt-3 inline-block font-medium text-indigo-600 hover:underline">"Sign in"</a>
-                                    </section>
-                                }
-                                    .into_any()
-                            }
+                            None => view! { <SignInPrompt to="start tasks" /> }.into_any()
                         })
                 }}
             </Suspense>
@@ -118,9 +112,20 @@ fn Tracker() -> impl IntoView {
                 known
                     .get()
                     .map(|tasks| {
-                        let tasks = tasks.unwrap_or_default();
+                        let (tasks, problem) = match tasks {
+                            Ok(tasks) => (tasks, None),
+                            Err(error) => (
+                                Vec::new(),
+                                Some(error.to_string().replace("error running server function: ", "")),
+                            ),
+                        };
                         let shown: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
                         view! {
+                            {problem.map(|problem| view! {
+                                <p class="text-sm text-rose-600" role="alert">
+                                    {format!("Earlier tasks could not be loaded: {problem}")}
+                                </p>
+                            })}
                             <ul class="grid gap-4 md:grid-cols-2" aria-label="Tasks">
                                 <For
                                     each=move || tasks.clone()

@@ -10,13 +10,18 @@ use crate::helpers::{spawn_on, EngineKind, SseEvent, SseReader, TestApp};
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn simulate(app: &TestApp) -> Value {
-    let response = app.server_fn("/api/activity/simulate", None, &[]).await;
+    let response = app
+        .server_fn("/api/activity/simulate", Some("ada"), &[])
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
 
 async fn feed(app: &TestApp, last_event_id: Option<&str>) -> SseReader {
-    let mut request = app.client.get(app.url("/api/sse/activity"));
+    let mut request = app
+        .client
+        .get(app.url("/api/sse/activity"))
+        .header("cookie", app.cookie_for("reader"));
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
@@ -59,6 +64,19 @@ async fn latest_ten_then_live_and_exact_replay(engine: EngineKind) {
     expected.push(live["id"].as_str().unwrap().to_owned());
     assert_eq!(replayed, expected);
     resumed.expect_silence(Duration::from_millis(300)).await;
+}
+
+async fn the_feed_is_for_signed_in_users(engine: EngineKind) {
+    let (app, _redis) = spawn_on(engine).await;
+    let anonymous = app
+        .client
+        .get(app.url("/api/sse/activity"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let simulate = app.server_fn("/api/activity/simulate", None, &[]).await;
+    assert_eq!(simulate.status(), 401);
 }
 
 async fn only_the_latest_fifty_are_kept(engine: EngineKind) {
@@ -105,6 +123,10 @@ async fn sign_ins_finished_tasks_and_broadcasts_feed_it(engine: EngineKind) {
 
 mod memory {
     #[tokio::test]
+    async fn the_feed_is_for_signed_in_users() {
+        super::the_feed_is_for_signed_in_users(crate::helpers::EngineKind::Memory).await;
+    }
+    #[tokio::test]
     async fn latest_ten_then_live_and_exact_replay() {
         super::latest_ten_then_live_and_exact_replay(crate::helpers::EngineKind::Memory).await;
     }
@@ -120,6 +142,10 @@ mod memory {
 }
 
 mod redis {
+    #[tokio::test]
+    async fn the_feed_is_for_signed_in_users() {
+        super::the_feed_is_for_signed_in_users(crate::helpers::EngineKind::Redis).await;
+    }
     #[tokio::test]
     async fn latest_ten_then_live_and_exact_replay() {
         super::latest_ten_then_live_and_exact_replay(crate::helpers::EngineKind::Redis).await;

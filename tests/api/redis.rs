@@ -340,7 +340,14 @@ async fn a_task_started_on_one_instance_is_watched_and_fed_on_another() {
     config.task_step_ms = 20;
     let a = spawn_app_with(config.clone()).await;
     let b = spawn_app_with(config).await;
-    let mut feed_on_b = SseReader::open(&b.client, &b.url("/api/sse/activity")).await;
+    let mut feed_on_b = SseReader::from_response(
+        b.client
+            .get(b.url("/api/sse/activity"))
+            .header("cookie", b.cookie_for("watcher"))
+            .send()
+            .await
+            .unwrap(),
+    );
 
     let created = a
         .client

@@ -166,9 +166,25 @@ async fn the_demo_runner_walks_the_steps_and_the_stream_ends(engine: EngineKind)
     }
     // A late watcher gets the final state at once, and the stream ends.
     let mut late = progress_stream(&app, &id).await;
-    let states = states_until_end(&mut late).await;
-    assert_eq!(states.len(), 1);
-    assert_eq!(states[0]["status"], "completed");
+    let final_event = late.next_event(WAIT).await.expect("the final state");
+    assert_eq!(final_event.data["status"], "completed");
+    assert!(
+        late.next_event(WAIT).await.is_none(),
+        "then the stream ends"
+    );
+    // So does a browser that reconnects right after the final event.
+    let resumed = app
+        .client
+        .get(app.url(&format!("/api/sse/progress/{id}")))
+        .header("last-event-id", final_event.id.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut resumed = SseReader::from_response(resumed);
+    assert!(
+        resumed.next_event(WAIT).await.is_none(),
+        "nothing more, and closed"
+    );
 }
 
 async fn a_failing_task_fails_with_a_reason(engine: EngineKind) {

@@ -4,12 +4,13 @@ use leptos::prelude::*;
 
 use crate::model::activity::Activity;
 
-/// Records one made-up activity entry.
+/// Records one made-up activity entry (signed-in users only).
 #[server(prefix = "/api/activity", endpoint = "simulate")]
 pub async fn simulate_activity() -> Result<Activity, ServerFnError> {
-    use crate::server::context::{from_api, state};
+    use crate::server::context::{from_api, signed_in};
 
-    state()?
+    let (state, _user) = signed_in().await?;
+    state
         .activity
         .simulate()
         .await

@@ -22,6 +22,9 @@ use crate::engine::{EngineError, Live, Subscription};
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an idle subscriber connection is checked with a `PING`.
 const PING_EVERY: Duration = Duration::from_secs(5);
+/// Longest wait for Redis to confirm (un)subscriptions before the
+/// connection is deemed lost.
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(3);
 /// First and longest wait between reconnection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(3);
@@ -178,18 +181,20 @@ impl Fanout {
         }
     }
 
-    /// Hands a Pub/Sub message to the local subscribers of its channel.
+    /// Hands a Pub/Sub message to the local subscribers of its channel. A
+    /// message it cannot read (e.g. from a faulty external publisher) makes
+    /// them resync from the stream instead, so nothing is skipped silently.
     fn dispatch(&self, channel: &str, payload: &[u8]) {
-        let event = match reply::announcement(payload) {
-            Ok(event) => Arc::new(event),
+        let live = match reply::announcement(payload) {
+            Ok(event) => Live::Event(Arc::new(event)),
             Err(error) => {
-                tracing::warn!(%channel, %error, "ignoring a Pub/Sub message");
-                return;
+                tracing::warn!(%channel, %error, "unreadable Pub/Sub message; resyncing its subscribers");
+                Live::Resync
             }
         };
         if let Some(local) = self.lock().channels.get(channel) {
             // No receivers is fine: the last one is leaving.
-            let _ = local.sender.send(Live::Event(event));
+            let _ = local.sender.send(live);
         }
     }
 
@@ -288,8 +293,13 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
         let (mut sink, mut messages) = pubsub.split();
         let mut subscribed = HashSet::new();
         fanout.mark_all_dirty();
-        if let Err(error) = fanout.reconcile(&mut sink, &mut subscribed).await {
-            tracing::warn!(%error, "Redis resubscription failed");
+        let resubscribed = tokio::time::timeout(
+            RECONCILE_TIMEOUT,
+            fanout.reconcile(&mut sink, &mut subscribed),
+        )
+        .await;
+        if !matches!(resubscribed, Ok(Ok(()))) {
+            tracing::warn!("Redis resubscription failed or timed out");
             fanout.link.send_replace(Link::Down);
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -315,8 +325,10 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
                     None => break "the connection closed".to_owned(),
                 },
                 () = fanout.changed.notified() => {
-                    if let Err(error) = fanout.reconcile(&mut sink, &mut subscribed).await {
-                        break error.to_string();
+                    match tokio::time::timeout(RECONCILE_TIMEOUT, fanout.reconcile(&mut sink, &mut subscribed)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => break error.to_string(),
+                        Err(_) => break "SUBSCRIBE went unconfirmed".to_owned(),
                     }
                 }
                 _ = ping.tick() => {

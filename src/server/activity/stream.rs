@@ -1,6 +1,7 @@
 //! `GET /api/sse/activity`: the latest [`SNAPSHOT`] entries on connect (or,
 //! after `Last-Event-ID`, exactly the entries missed), then live entries.
-//! Every entry goes out as its stored frame; the feed is public.
+//! Every entry goes out as its stored frame. The feed is for signed-in users
+//! (it names people and what they work on), so it needs a session.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -9,6 +10,7 @@ use futures::{stream, StreamExt};
 
 use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
 use crate::engine::live::{follow, Delivery, Start};
+use crate::server::auth::session::CurrentUser;
 use crate::server::error::ApiError;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
 use crate::server::sse::{frame, SseHub};
@@ -17,6 +19,7 @@ use crate::server::sse::{frame, SseHub};
 pub async fn activity_stream(
     State(feed): State<ActivityFeed>,
     State(sse): State<SseHub>,
+    _user: CurrentUser,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {

@@ -89,7 +89,21 @@ async fn run(
             .await?;
         tokio::select! {
             () = tokio::time::sleep(step_every) => {}
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                // Tell watchers rather than leave the task "processing".
+                tasks
+                    .report(
+                        id,
+                        ProgressUpdate {
+                            progress: *progress,
+                            status: TaskStatus::Failed,
+                            message: "The server running this task shut down".to_owned(),
+                            step: Some((*step).to_owned()),
+                        },
+                    )
+                    .await?;
+                return Ok(());
+            }
         }
     }
     tasks

@@ -20,6 +20,9 @@ use crate::server::activity::service::ActivityFeed;
 
 /// Events kept per task channel (enough to replay a reconnect).
 const TASK_HISTORY: usize = 50;
+/// A task that nobody reports on for this long is forgotten (its worker is
+/// gone); every report starts the clock again.
+pub const STALE_AFTER: Duration = Duration::from_secs(3600);
 /// Attempts at a conditional update before giving up under contention.
 const ATTEMPTS: usize = 8;
 
@@ -101,6 +104,7 @@ impl Tasks {
         let mut state = TaskState::pending(new_id()?, name, now());
         state.owner = owner.map(ToString::to_string);
         self.store(&state, EventId::ZERO).await?;
+        self.engine.expire(&channel(&state.id), STALE_AFTER).await?;
         if let Some(owner) = owner {
             self.engine.remember(&user_set(owner), &state.id).await?;
         }
@@ -122,9 +126,39 @@ impl Tasks {
 
     /// Applies a progress report; returns the new state.
     pub async fn report(&self, id: &str, update: ProgressUpdate) -> Result<TaskState, TaskError> {
+        self.change(id, |state| state.apply(update.clone(), now()))
+            .await
+    }
+
+    /// Cancels a running task of `user`'s, at whatever progress it reached.
+    pub async fn cancel(&self, id: &str, user: &UserName) -> Result<TaskState, TaskError> {
+        if !self.is_owned_by(id, user).await? {
+            return Err(TaskError::NotFound);
+        }
+        self.change(id, |state| {
+            state.apply(
+                ProgressUpdate {
+                    progress: state.progress,
+                    status: TaskStatus::Cancelled,
+                    message: format!("Cancelled by {user}"),
+                    step: None,
+                },
+                now(),
+            )
+        })
+        .await
+    }
+
+    /// Moves task `id` to `next(current)`, as a compare-and-set on its
+    /// newest event, retrying when another reporter got there first.
+    async fn change(
+        &self,
+        id: &str,
+        next: impl Fn(&TaskState) -> Result<TaskState, UpdateError>,
+    ) -> Result<TaskState, TaskError> {
         for _ in 0..ATTEMPTS {
             let (last, state) = self.current(id).await?.ok_or(TaskError::NotFound)?;
-            let next = match state.apply(update.clone(), now()) {
+            let next = match next(&state) {
                 Ok(next) => next,
                 Err(UpdateError::Finished(status)) => return Err(TaskError::Finished(status)),
                 Err(UpdateError::Backwards(at)) => return Err(TaskError::Backwards(at)),
@@ -134,6 +168,8 @@ impl Tasks {
                 Ok(()) => {
                     if next.status.is_terminal() {
                         self.finished(&next).await;
+                    } else {
+                        self.engine.expire(&channel(id), STALE_AFTER).await?;
                     }
                     return Ok(next);
                 }
@@ -142,27 +178,6 @@ impl Tasks {
             }
         }
         Err(EngineError::Unavailable("too many concurrent updates".into()).into())
-    }
-
-    /// Cancels a running task of `user`'s.
-    pub async fn cancel(&self, id: &str, user: &UserName) -> Result<TaskState, TaskError> {
-        if !self.is_owned_by(id, user).await? {
-            return Err(TaskError::NotFound);
-        }
-        let progress = self
-            .current(id)
-            .await?
-            .map_or(0, |(_, state)| state.progress);
-        self.report(
-            id,
-            ProgressUpdate {
-                progress,
-                status: TaskStatus::Cancelled,
-                message: format!("Cancelled by {user}"),
-                step: None,
-            },
-        )
-        .await
     }
 
     /// Whether `id` is one of `user`'s tasks.

@@ -30,15 +30,16 @@ pub async fn progress_stream(
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {
-    if tasks.current(&id).await?.is_none() {
+    let Some((_, current)) = tasks.current(&id).await? else {
         return Err(ApiError::NotFound("no such task"));
-    }
+    };
     let last_seen = resume_point(&headers, &query);
     let (start, deliveries) = follow(tasks.engine().clone(), &channel(&id), last_seen, 1).await?;
     let opening: Vec<std::sync::Arc<Event>> = match start {
         Start::Snapshot(events) | Start::Replay(events) => events,
     };
-    let ended = opening.iter().any(|event| is_terminal(event));
+    // Ended already (also when resuming right after the final event).
+    let ended = current.status.is_terminal() || opening.iter().any(|event| is_terminal(event));
     let opening: Vec<Bytes> = opening.iter().map(|event| event.frame.clone()).collect();
     let live = stream::unfold((deliveries, ended), |(mut deliveries, done)| async move {
         if done {
