@@ -208,3 +208,17 @@ test('load older pages back and a linked notification opens its link', async ({ 
   await expect(page).toHaveURL(/\/progress$/);
   await expect(bell(page)).toHaveAccessibleName('Notifications, 24 unread');
 });
+
+test.describe('before the page hydrates (JavaScript off)', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('signing in still lands on the dashboard, signed in', async ({ page, context }) => {
+    const name = uniqueName('nojs');
+    await page.goto('/sign-in');
+    await page.getByLabel('Display name').fill(name);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/notifications$/);
+    const cookies = await context.cookies();
+    expect(cookies.find((cookie) => cookie.name === 'belfry_session')?.httpOnly).toBe(true);
+  });
+});
