@@ -103,11 +103,20 @@ impl SseHub {
 
 /// The body of one SSE response. Small on purpose: one of these lives per
 /// open stream.
+///
+/// Two choices keep fan-out cheap with thousands of streams: a frame does
+/// not reschedule the heartbeat timer (that would take the runtime's timer
+/// lock once per event per stream); instead a tick after a frame is skipped,
+/// so an idle stream hears a ping within one to two heartbeat periods. And
+/// each stream waits on its own child of the shutdown token, so polling it
+/// never contends on one lock shared by every stream.
 struct SseBody {
     hub: Arc<HubInner>,
     first: Option<Bytes>,
     frames: FrameStream,
     heartbeat: Interval,
+    /// A frame went out since the last heartbeat tick.
+    sent_since_tick: bool,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     done: bool,
 }
@@ -120,10 +129,11 @@ impl SseBody {
         hub.opened.inc();
         Self {
             first: Some(hub.retry_hint.clone()),
-            shutdown: Box::pin(hub.shutdown.clone().cancelled_owned()),
+            shutdown: Box::pin(hub.shutdown.child_token().cancelled_owned()),
             hub,
             frames,
             heartbeat,
+            sent_since_tick: false,
             done: false,
         }
     }
@@ -143,16 +153,15 @@ impl Stream for SseBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.shutdown.as_mut().poll(cx).is_ready() {
-            this.done = true;
-            return Poll::Ready(None);
-        }
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(first));
         }
+        // Frames first: a stream with a frame ready hands it out without
+        // touching anything else; shutdown and the heartbeat are looked at
+        // only when it is about to wait (which it does after every burst).
         match this.frames.as_mut().poll_next(cx) {
             Poll::Ready(Some(frame)) => {
-                this.heartbeat.reset();
+                this.sent_since_tick = true;
                 return Poll::Ready(Some(frame));
             }
             Poll::Ready(None) => {
@@ -161,8 +170,14 @@ impl Stream for SseBody {
             }
             Poll::Pending => {}
         }
-        if this.heartbeat.poll_tick(cx).is_ready() {
-            return Poll::Ready(Some(this.hub.heartbeat_frame.clone()));
+        if this.shutdown.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        while this.heartbeat.poll_tick(cx).is_ready() {
+            if !std::mem::take(&mut this.sent_since_tick) {
+                return Poll::Ready(Some(this.hub.heartbeat_frame.clone()));
+            }
         }
         Poll::Pending
     }
