@@ -60,62 +60,36 @@ async fn run(
     step_every: Duration,
     shutdown: &CancellationToken,
 ) -> Result<(), TaskError> {
-    for (index, (step, progress)) in STEPS.iter().enumerate() {
+    let report = |progress: u8, status: TaskStatus, message: String, step: &str| {
+        tasks.report(
+            id,
+            ProgressUpdate {
+                progress,
+                status,
+                message,
+                step: Some(step.to_owned()),
+            },
+        )
+    };
+    for (index, &(step, progress)) in STEPS.iter().enumerate() {
         if fail_at == Some(index) {
             let reason = REASONS[random_below(REASONS.len())];
-            tasks
-                .report(
-                    id,
-                    ProgressUpdate {
-                        progress: *progress,
-                        status: TaskStatus::Failed,
-                        message: format!("{step} failed: {reason}"),
-                        step: Some((*step).to_owned()),
-                    },
-                )
-                .await?;
+            let message = format!("{step} failed: {reason}");
+            report(progress, TaskStatus::Failed, message, step).await?;
             return Ok(());
         }
-        tasks
-            .report(
-                id,
-                ProgressUpdate {
-                    progress: *progress,
-                    status: TaskStatus::Processing,
-                    message: format!("{step}…"),
-                    step: Some((*step).to_owned()),
-                },
-            )
-            .await?;
+        report(progress, TaskStatus::Processing, format!("{step}…"), step).await?;
         tokio::select! {
             () = tokio::time::sleep(step_every) => {}
             () = shutdown.cancelled() => {
                 // Tell watchers rather than leave the task "processing".
-                tasks
-                    .report(
-                        id,
-                        ProgressUpdate {
-                            progress: *progress,
-                            status: TaskStatus::Failed,
-                            message: "The server running this task shut down".to_owned(),
-                            step: Some((*step).to_owned()),
-                        },
-                    )
-                    .await?;
+                let message = "The server running this task shut down".to_owned();
+                report(progress, TaskStatus::Failed, message, step).await?;
                 return Ok(());
             }
         }
     }
-    tasks
-        .report(
-            id,
-            ProgressUpdate {
-                progress: 100,
-                status: TaskStatus::Completed,
-                message: format!("Task \"{name}\" completed successfully!"),
-                step: Some("Done".to_owned()),
-            },
-        )
-        .await?;
+    let message = format!("Task \"{name}\" completed successfully!");
+    report(100, TaskStatus::Completed, message, "Done").await?;
     Ok(())
 }
