@@ -6,7 +6,7 @@
 //! Redis sees (`CLIENT LIST`), then measures `POST /api/notifications`
 //! requests per second over `--runs` runs and prints the median.
 //!
-//! Run: `benches/run.sh redis_load [--streams 2000] [--runs 3] [--seconds 5] [--concurrency 32]`
+//! Run: `benches/run.sh redis_load [--streams 2000] [--runs 3] [--seconds 5] [--concurrency 32] [--path /api/sse/notifications]`
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -25,6 +25,8 @@ const SECRET: &str = "bench-session-secret-0123456789";
 const PUBLISH_KEY: &str = "bench-publisher-key";
 
 struct Options {
+    /// The SSE endpoint the streams open (default: the inbox).
+    path: String,
     streams: usize,
     runs: usize,
     seconds: u64,
@@ -33,6 +35,7 @@ struct Options {
 
 fn options() -> Options {
     let mut options = Options {
+        path: "/api/sse/notifications".to_owned(),
         streams: 2000,
         runs: 3,
         seconds: 5,
@@ -41,6 +44,13 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
+        if args[i] == "--path" {
+            if let Some(path) = args.get(i + 1) {
+                options.path = path.clone();
+            }
+            i += 2;
+            continue;
+        }
         let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
         match (args[i].as_str(), value) {
             ("--streams", Some(v)) => options.streams = v as usize,
@@ -131,7 +141,7 @@ async fn main() {
         let user = UserName::parse(&format!("u{}", i % users)).expect("a user name");
         let stream_client = reqwest::Client::new();
         let response = stream_client
-            .get(format!("{base}/api/sse/notifications"))
+            .get(format!("{base}{}", options.path))
             .header("cookie", format!("belfry_session={}", keys.mint(&user)))
             .send()
             .await
