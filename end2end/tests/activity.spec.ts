@@ -34,6 +34,8 @@ test('"Simulate activity" adds an entry that a second context sees too', async (
 });
 
 test('auto-simulate adds entries every 3 s and stops when stopped or when the page is left', async ({ page }) => {
+  // Watches the clock on purpose (two quiet 4 s spells): give it room.
+  test.setTimeout(60_000);
   await openFeed(page);
   const sent: string[] = [];
   page.on('response', async (response) => {
