@@ -1,6 +1,7 @@
 //! Browser-side plumbing shared by components.
 //!
 //! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
+//! - [`errors`]: server-function errors as sentences for people.
 //! - [`event_source`]: an `EventSource` as Leptos signals, closed on unmount.
 //! - [`inbox`]: the browser's inbox model and how stream events change it.
 //! - [`time`]: formatting instants for people.
@@ -10,6 +11,7 @@
 //! are gated once, inside each module.
 
 pub mod dom;
+pub mod errors;
 pub mod event_source;
 pub mod inbox;
 pub mod time;

@@ -67,9 +67,7 @@ fn Tracker() -> impl IntoView {
         });
     };
     let error = move || match start.value().get() {
-        Some(Err(error)) => error
-            .to_string()
-            .replace("error running server function: ", ""),
+        Some(Err(error)) => crate::client::errors::message(&error),
         _ => String::new(),
     };
     view! {
@@ -116,7 +114,7 @@ fn Tracker() -> impl IntoView {
                             Ok(tasks) => (tasks, None),
                             Err(error) => (
                                 Vec::new(),
-                                Some(error.to_string().replace("error running server function: ", "")),
+                                Some(crate::client::errors::message(&error)),
                             ),
                         };
                         let shown: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();

@@ -25,11 +25,7 @@ pub fn SignInPage() -> impl IntoView {
         }
     });
     let server_error = move || match sign_in.value().get() {
-        Some(Err(error)) => Some(
-            error
-                .to_string()
-                .replace("error running server function: ", ""),
-        ),
+        Some(Err(error)) => Some(crate::client::errors::message(&error)),
         _ => None,
     };
     view! {
