@@ -266,6 +266,13 @@ impl Drop for Lease {
     }
 }
 
+/// Marks the link down and waits out `backoff`, doubling it for next time.
+async fn back_off(fanout: &Fanout, backoff: &mut Duration) {
+    fanout.link.send_replace(Link::Down);
+    tokio::time::sleep(*backoff).await;
+    *backoff = (*backoff * 2).min(BACKOFF_MAX);
+}
+
 /// Keeps the subscriber connection alive forever: connect, (re)subscribe,
 /// resync, fan out, and on any failure start over after a backoff.
 pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
@@ -277,16 +284,12 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
             Ok(Ok(pubsub)) => pubsub,
             Ok(Err(error)) => {
                 tracing::debug!(%error, ?backoff, "Redis subscriber connection failed");
-                fanout.link.send_replace(Link::Down);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                back_off(&fanout, &mut backoff).await;
                 continue;
             }
             Err(_) => {
                 tracing::debug!(?backoff, "Redis subscriber connection timed out");
-                fanout.link.send_replace(Link::Down);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                back_off(&fanout, &mut backoff).await;
                 continue;
             }
         };
@@ -300,9 +303,7 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
         .await;
         if !matches!(resubscribed, Ok(Ok(()))) {
             tracing::warn!("Redis resubscription failed or timed out");
-            fanout.link.send_replace(Link::Down);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(BACKOFF_MAX);
+            back_off(&fanout, &mut backoff).await;
             continue;
         }
         backoff = BACKOFF_MIN;

@@ -128,6 +128,21 @@ impl RedisEngine {
             other => other.map_err(engine_error),
         }
     }
+
+    /// One read command, through [`RedisEngine::read`].
+    async fn read_command(&self, command: &redis::Cmd) -> Result<Value, EngineError> {
+        self.read(|mut connection| async move { command.query_async(&mut connection).await })
+            .await
+    }
+
+    /// One write command whose reply does not matter (never repeated).
+    async fn write(&self, command: &redis::Cmd) -> Result<(), EngineError> {
+        command
+            .query_async::<Value>(&mut self.connection())
+            .await
+            .map(|_| ())
+            .map_err(engine_error)
+    }
 }
 
 fn is_connection_error(error: &RedisError) -> bool {
@@ -198,13 +213,12 @@ impl Engine for RedisEngine {
 
     async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
         let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
-        redis::cmd("PEXPIRE")
-            .arg(channel_keys(channel).stream)
-            .arg(millis)
-            .query_async::<Value>(&mut self.connection())
-            .await
-            .map(|_| ())
-            .map_err(engine_error)
+        self.write(
+            redis::cmd("PEXPIRE")
+                .arg(channel_keys(channel).stream)
+                .arg(millis),
+        )
+        .await
     }
 
     async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
@@ -235,47 +249,27 @@ impl Engine for RedisEngine {
             .arg("-")
             .arg("COUNT")
             .arg(count);
-        let value: Value = self
-            .read(|mut connection| {
-                let command = command.clone();
-                async move { command.query_async(&mut connection).await }
-            })
-            .await?;
+        let value = self.read_command(&command).await?;
         let mut events = reply::entries(value).map_err(malformed)?;
         events.reverse();
         Ok(events)
     }
 
     async fn remember(&self, set: &str, member: &str) -> Result<(), EngineError> {
-        redis::cmd("SADD")
-            .arg(set_key(set))
-            .arg(member)
-            .query_async::<Value>(&mut self.connection())
+        self.write(redis::cmd("SADD").arg(set_key(set)).arg(member))
             .await
-            .map(|_| ())
-            .map_err(engine_error)
     }
 
     async fn members(&self, set: &str) -> Result<Vec<String>, EngineError> {
         let mut command = redis::cmd("SMEMBERS");
         command.arg(set_key(set));
-        let value: Value = self
-            .read(|mut connection| {
-                let command = command.clone();
-                async move { command.query_async(&mut connection).await }
-            })
-            .await?;
+        let value = self.read_command(&command).await?;
         reply::strings(value).map_err(malformed)
     }
 
     async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError> {
-        redis::cmd("SREM")
-            .arg(set_key(set))
-            .arg(member)
-            .query_async::<Value>(&mut self.connection())
+        self.write(redis::cmd("SREM").arg(set_key(set)).arg(member))
             .await
-            .map(|_| ())
-            .map_err(engine_error)
     }
 
     async fn ready(&self) -> bool {
