@@ -158,10 +158,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_open = rss_kib(pid);
-    let clients = redis
-        .command(&["CLIENT", "LIST"])
-        .map(|list| list.lines().filter(|l| l.contains("addr=")).count() - 1)
-        .unwrap_or(0);
+    let clients = redis.client_count();
     println!(
         "streams open: {} ({} users) in {:.1} s",
         options.streams,

@@ -442,10 +442,15 @@ mod redis_only {
         )
     }
 
-    /// Client connections Redis sees, not counting the one asking.
-    fn client_count(server: &RedisServer) -> usize {
-        let list = server.command(&["CLIENT", "LIST"]).expect("CLIENT LIST");
-        list.lines().filter(|line| line.contains("addr=")).count() - 1
+    /// The next delivery, which must be an event; reconnects take a few
+    /// seconds, hence the longer wait than the shared suite's.
+    async fn next_live_event(
+        deliveries: &mut belfry::engine::live::Deliveries,
+    ) -> Arc<belfry::engine::Event> {
+        match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
+            Ok(Some(Delivery::Event(event))) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
     }
 
     async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
@@ -476,7 +481,7 @@ mod redis_only {
             .publish("inbox:user0", "e", Bytes::from_static(b"1"))
             .await
             .unwrap();
-        assert_eq!(client_count(&server), 2, "connections from one instance");
+        assert_eq!(server.client_count(), 2, "connections from one instance");
         assert_eq!(engine.subscribed_channels(), 150);
         let numsub = server
             .command(&["PUBSUB", "NUMSUB", "notifications:user7"])
@@ -516,20 +521,14 @@ mod redis_only {
             .unwrap();
         let mut got = Vec::new();
         for _ in 0..2 {
-            match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
-                Ok(Some(Delivery::Event(event))) => got.push(event.id),
-                other => panic!("expected an event, got {other:?}"),
-            }
+            got.push(next_live_event(&mut deliveries).await.id);
         }
         assert_eq!(got, [before.id, missed.id], "in order, once, nothing lost");
         let after = engine
             .publish("inbox:alice", "e", Bytes::from_static(b"3"))
             .await
             .unwrap();
-        match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
-            Ok(Some(Delivery::Event(event))) => assert_eq!(event.id, after.id),
-            other => panic!("expected the live event, got {other:?}"),
-        }
+        assert_eq!(next_live_event(&mut deliveries).await.id, after.id);
     }
 
     #[tokio::test]
@@ -581,10 +580,7 @@ mod redis_only {
             .unwrap();
         let mut got = Vec::new();
         for _ in 0..2 {
-            match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
-                Ok(Some(Delivery::Event(event))) => got.push(event.id),
-                other => panic!("expected an event, got {other:?}"),
-            }
+            got.push(next_live_event(&mut deliveries).await.id);
         }
         assert_eq!(got, [first.id, second.id]);
         assert!(
@@ -615,13 +611,9 @@ mod redis_only {
         server
             .command(&["PUBLISH", "notifications:zed", "not an envelope"])
             .unwrap();
-        match tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await {
-            Ok(Some(Delivery::Event(event))) => {
-                assert!(id.contains(&event.id.to_string()), "{id:?} vs {}", event.id);
-                assert_eq!(&event.data[..], b"{\"ok\":1}");
-            }
-            other => panic!("expected the stored event, got {other:?}"),
-        }
+        let event = next_live_event(&mut deliveries).await;
+        assert!(id.contains(&event.id.to_string()), "{id:?} vs {}", event.id);
+        assert_eq!(&event.data[..], b"{\"ok\":1}");
     }
 
     #[tokio::test]

@@ -121,42 +121,9 @@ async fn sign_ins_finished_tasks_and_broadcasts_feed_it(engine: EngineKind) {
     assert_eq!(posted.data["details"], "Maintenance at noon");
 }
 
-mod memory {
-    #[tokio::test]
-    async fn the_feed_is_for_signed_in_users() {
-        super::the_feed_is_for_signed_in_users(crate::helpers::EngineKind::Memory).await;
-    }
-    #[tokio::test]
-    async fn latest_ten_then_live_and_exact_replay() {
-        super::latest_ten_then_live_and_exact_replay(crate::helpers::EngineKind::Memory).await;
-    }
-    #[tokio::test]
-    async fn only_the_latest_fifty_are_kept() {
-        super::only_the_latest_fifty_are_kept(crate::helpers::EngineKind::Memory).await;
-    }
-    #[tokio::test]
-    async fn sign_ins_finished_tasks_and_broadcasts_feed_it() {
-        super::sign_ins_finished_tasks_and_broadcasts_feed_it(crate::helpers::EngineKind::Memory)
-            .await;
-    }
-}
-
-mod redis {
-    #[tokio::test]
-    async fn the_feed_is_for_signed_in_users() {
-        super::the_feed_is_for_signed_in_users(crate::helpers::EngineKind::Redis).await;
-    }
-    #[tokio::test]
-    async fn latest_ten_then_live_and_exact_replay() {
-        super::latest_ten_then_live_and_exact_replay(crate::helpers::EngineKind::Redis).await;
-    }
-    #[tokio::test]
-    async fn only_the_latest_fifty_are_kept() {
-        super::only_the_latest_fifty_are_kept(crate::helpers::EngineKind::Redis).await;
-    }
-    #[tokio::test]
-    async fn sign_ins_finished_tasks_and_broadcasts_feed_it() {
-        super::sign_ins_finished_tasks_and_broadcasts_feed_it(crate::helpers::EngineKind::Redis)
-            .await;
-    }
-}
+on_both_engines!(
+    the_feed_is_for_signed_in_users,
+    latest_ten_then_live_and_exact_replay,
+    only_the_latest_fifty_are_kept,
+    sign_ins_finished_tasks_and_broadcasts_feed_it,
+);

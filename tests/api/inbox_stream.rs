@@ -193,40 +193,26 @@ async fn one_user_never_sees_or_marks_another_users_notifications() {
     assert_eq!(event.data["notifications"].as_array().unwrap().len(), 0);
 }
 
-/// Calls a server function the way the browser does (form-encoded POST).
-async fn call_server_fn(
-    app: &crate::helpers::TestApp,
-    path: &str,
-    user: Option<&str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut request = app.client.post(app.url(path)).form(form);
-    if let Some(user) = user {
-        request = request.header("cookie", app.cookie_for(user));
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn over_http_bob_cannot_mark_alices_notification_and_strangers_cannot_at_all() {
     let app = spawn_app().await;
     let for_alice = app.notify("alice", "private").await;
 
-    let stranger = call_server_fn(&app, "/api/inbox/mark_read", None, &[("id", &for_alice)]).await;
+    let stranger = app
+        .server_fn("/api/inbox/mark_read", None, &[("id", &for_alice)])
+        .await;
     assert_eq!(stranger.status(), 401);
-    let bob = call_server_fn(
-        &app,
-        "/api/inbox/mark_read",
-        Some("bob"),
-        &[("id", &for_alice)],
-    )
-    .await;
+    let bob = app
+        .server_fn("/api/inbox/mark_read", Some("bob"), &[("id", &for_alice)])
+        .await;
     assert_eq!(
         bob.status(),
         404,
         "alice's id does not exist in bob's inbox"
     );
-    let bob_all = call_server_fn(&app, "/api/inbox/mark_all_read", Some("bob"), &[]).await;
+    let bob_all = app
+        .server_fn("/api/inbox/mark_all_read", Some("bob"), &[])
+        .await;
     assert!(bob_all.status().is_success());
     assert_eq!(
         app.state
@@ -239,13 +225,9 @@ async fn over_http_bob_cannot_mark_alices_notification_and_strangers_cannot_at_a
         "still unread"
     );
 
-    let alice = call_server_fn(
-        &app,
-        "/api/inbox/mark_read",
-        Some("alice"),
-        &[("id", &for_alice)],
-    )
-    .await;
+    let alice = app
+        .server_fn("/api/inbox/mark_read", Some("alice"), &[("id", &for_alice)])
+        .await;
     assert!(alice.status().is_success(), "{}", alice.status());
     assert_eq!(
         app.state
@@ -269,13 +251,13 @@ async fn loading_older_pages_goes_back_twenty_at_a_time() {
     assert_eq!(snapshot.notifications.len(), 20);
     assert!(snapshot.has_more);
     let oldest_loaded = snapshot.notifications.last().unwrap().id.clone();
-    let response = call_server_fn(
-        &app,
-        "/api/inbox/older",
-        Some("alice"),
-        &[("before", &oldest_loaded)],
-    )
-    .await;
+    let response = app
+        .server_fn(
+            "/api/inbox/older",
+            Some("alice"),
+            &[("before", &oldest_loaded)],
+        )
+        .await;
     assert!(response.status().is_success());
     let page: belfry::model::notification::InboxPage = response.json().await.unwrap();
     assert_eq!(page.notifications.len(), 20);

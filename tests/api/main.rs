@@ -1,6 +1,29 @@
 //! Integration tests over real HTTP: each test starts the production app
 //! (same builder as `main`) on port 0 and talks to it with a real client.
 
+/// Instantiates each named `async fn(EngineKind)` test as
+/// `memory::<name>` and `redis::<name>`.
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::helpers::EngineKind::Memory).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::helpers::EngineKind::Redis).await;
+                }
+            )*
+        }
+    };
+}
+
 mod activity;
 mod health;
 mod helpers;

@@ -28,12 +28,6 @@ async fn next_named(stream: &mut SseReader, name: &str) -> SseEvent {
     }
 }
 
-/// Client connections Redis sees, not counting the one asking.
-fn client_count(redis: &RedisServer) -> usize {
-    let list = redis.command(&["CLIENT", "LIST"]).expect("CLIENT LIST");
-    list.lines().filter(|line| line.contains("addr=")).count() - 1
-}
-
 #[tokio::test]
 async fn a_stream_on_one_instance_gets_what_another_publishes_and_read_marks_travel() {
     let redis = RedisServer::start();
@@ -75,7 +69,7 @@ async fn one_instance_uses_a_handful_of_connections_however_many_streams_it_serv
         next_named(&mut stream, "snapshot").await;
         streams.push(stream);
     }
-    let count = client_count(&redis);
+    let count = redis.client_count();
     assert!(count <= 4, "{count} Redis connections for 200 streams");
     app.notify("user3", "still live").await;
     for stream in streams.iter_mut().skip(3).step_by(40) {

@@ -314,27 +314,6 @@ async fn finished_tasks_are_forgotten_after_the_keep_time(engine: EngineKind) {
     assert_eq!(read.status(), 404, "then gone");
 }
 
-macro_rules! on_both_engines {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(crate::helpers::EngineKind::Memory).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(crate::helpers::EngineKind::Redis).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_engines!(
     lifecycle_and_status_codes,
     the_demo_runner_walks_the_steps_and_the_stream_ends,

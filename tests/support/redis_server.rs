@@ -115,6 +115,13 @@ impl RedisServer {
         String::from_utf8(reply).ok()
     }
 
+    /// Client connections Redis sees (`CLIENT LIST`), not counting the one
+    /// asking.
+    pub fn client_count(&self) -> usize {
+        let list = self.command(&["CLIENT", "LIST"]).expect("CLIENT LIST");
+        list.lines().filter(|line| line.contains("addr=")).count() - 1
+    }
+
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
