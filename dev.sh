@@ -76,7 +76,10 @@ free_port() {
 
 cmd_run() {
   ensure_build_tools
-  step "building and serving the release at http://127.0.0.1:3000 (Ctrl-C stops)"
+  step "building and serving the release at http://127.0.0.1:3000 (Ctrl-C stops), demo mode"
+  # The demo: sign in by name, send to anyone. The binary's default is off
+  # (docs/security.md); BELFRY_DEMO=0 ./dev.sh run tries production mode.
+  export BELFRY_DEMO="${BELFRY_DEMO:-1}"
   exec cargo leptos serve --release
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use belfry::engine::live::{follow, Delivery};
 use belfry::engine::memory::{MemoryConfig, MemoryEngine};
 use belfry::engine::SharedEngine;
+use belfry::server::limits::client_ip::ClientIp;
 use belfry::server::sse::SseHub;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -156,7 +157,10 @@ async fn belfry_run(n: usize, events: usize, interval: Duration) -> (f64, Vec<u6
             Delivery::Event(event) => event.frame.clone(),
             Delivery::Reset => Bytes::from_static(b"event: reset\ndata: {}\n\n"),
         });
-        let body = hub.respond(frames).into_body();
+        // The hub has no limits here (the bench measures fan-out, not
+        // admission), so every stream is admitted.
+        let permit = hub.admit(None, ClientIp::default()).expect("no limits");
+        let body = hub.respond(permit, frames).into_body();
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut body = body.into_data_stream();

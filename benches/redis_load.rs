@@ -108,6 +108,10 @@ async fn main() {
             .env("BELFRY_PUBLISH_KEY", PUBLISH_KEY)
             .env("BELFRY_SESSION_SECRET", SECRET)
             .env("BELFRY_LOG", "warn")
+            // A bench measures capacity, not the limits: 0 = unlimited.
+            .env("BELFRY_MAX_STREAMS", "0")
+            .env("BELFRY_MAX_STREAMS_PER_USER", "0")
+            .env("BELFRY_PUBLISH_RATE", "0")
             .stdout(Stdio::null())
             .spawn()
             .expect("the server starts"),

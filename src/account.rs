@@ -23,13 +23,28 @@ pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
     }))
 }
 
-/// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`).
+/// Whether this server runs in demo mode (sign-in by name, sending to
+/// anyone). Without it, sessions come from the host application.
+#[server(prefix = "/api/account", endpoint = "demo")]
+pub async fn demo_mode() -> Result<bool, ServerFnError> {
+    Ok(crate::server::context::state()?.demo)
+}
+
+/// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`). Demo mode
+/// only: otherwise 403, since identity comes from the host application.
 #[server(prefix = "/api/account", endpoint = "sign_in")]
 pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
-    use crate::server::context::{fail, from_api, set_cookie, state};
+    use crate::server::context::{client_ip, fail, from_api, set_cookie, state};
     use axum::http::StatusCode;
 
     let state = state()?;
+    if !state.demo {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "sign-in by name is off: your application signs you in",
+        ));
+    }
+    state.rate.sign_in(client_ip().await?).map_err(from_api)?;
     let user = crate::model::user::UserName::parse(name.trim())
         .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("name: {error}")))?;
     state
@@ -59,10 +74,17 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
     })
 }
 
-/// Signs out (expires the session cookie).
+/// Signs out: expires the session cookie and ends this browser's streams
+/// on every instance (other browsers of the same user keep theirs).
 #[server(prefix = "/api/account", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), ServerFnError> {
-    let state = crate::server::context::state()?;
+    let (state, session) = crate::server::context::current_session().await?;
+    if let Some(session) = session {
+        if let Err(error) = state.session_ends.sign_out(session.id).await {
+            // This instance's streams ended already; others end at expiry.
+            tracing::warn!(%error, "could not announce a sign-out to other instances");
+        }
+    }
     crate::server::context::set_cookie(&state.sessions.sign_out_cookie())
 }
 
@@ -78,4 +100,11 @@ pub fn provide_account() -> Resource<Option<Account>> {
 /// The account resource provided by [`provide_account`].
 pub fn use_account() -> Resource<Option<Account>> {
     expect_context::<Resource<Option<Account>>>()
+}
+
+/// Whether the server runs in demo mode, resolved on the server before the
+/// page is sent. A new resource per caller: only the sign-in page and the
+/// dashboard ask.
+pub fn use_demo_mode() -> Resource<bool> {
+    Resource::new_blocking(|| (), |()| async { demo_mode().await.unwrap_or(false) })
 }

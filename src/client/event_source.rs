@@ -16,6 +16,13 @@
 //! When the browser reports `offline`, the stream is closed (state `Closed`)
 //! and reopened, resuming, as soon as it reports `online`.
 //!
+//! When the server ends a stream with `session_end` (the session token
+//! expired, or this browser signed out), the stream is closed and the
+//! session re-checked (`current_account`), then every few seconds (backing
+//! off to 8 s) until a session is valid again, as it is once the host app
+//! refreshed the cookie; then the stream resumes from its last event id, so
+//! nothing published meanwhile is lost.
+//!
 //! On the server (SSR) the hook renders as `Connecting` and opens nothing.
 
 use leptos::prelude::*;
@@ -107,6 +114,7 @@ mod browser {
     use web_sys::{EventSource, MessageEvent};
 
     use super::{with_last_event_id, ConnectionState, SseMessage};
+    use crate::model::stream::SESSION_END;
 
     type Listener = Closure<dyn FnMut(web_sys::Event)>;
 
@@ -220,6 +228,21 @@ mod browser {
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         listeners.push(on_error);
 
+        let weak = Rc::downgrade(connection);
+        let on_session_end: Listener = Closure::new(move |_event: web_sys::Event| {
+            if let Some(connection) = weak.upgrade() {
+                close(&connection);
+                connection.set_state.set(ConnectionState::Closed);
+                recheck_session(connection, 0);
+            }
+        });
+        if source
+            .add_event_listener_with_callback(SESSION_END, on_session_end.as_ref().unchecked_ref())
+            .is_ok()
+        {
+            listeners.push(on_session_end);
+        }
+
         for name in std::iter::once("message").chain(connection.events.iter().copied()) {
             let weak = Rc::downgrade(connection);
             let listener: Listener = Closure::new(move |event: web_sys::Event| {
@@ -258,6 +281,30 @@ mod browser {
         }
         // Dropping the closures frees them; nothing refers to them any more.
         connection.listeners.take();
+    }
+
+    /// Asks the server whether this browser has a session again; resumes
+    /// the stream when it does, asks again later when not.
+    fn recheck_session(connection: Rc<Connection>, attempt: u32) {
+        if connection.stopped.get() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            if connection.stopped.get() {
+                return;
+            }
+            if let Ok(Some(_)) = crate::account::current_account().await {
+                connection.failures.set(0);
+                open(&connection);
+                return;
+            }
+            let delay = Duration::from_millis(1000u64 << attempt.min(3));
+            let later = SendWrapper::new(connection);
+            set_timeout(
+                move || recheck_session(later.take(), attempt.saturating_add(1)),
+                delay,
+            );
+        });
     }
 
     fn reopen_later(connection: &Rc<Connection>) {

@@ -11,10 +11,12 @@
 //! - [`notification`]: notifications, their validation, and inbox events.
 //! - [`task`]: long-running tasks, progress reports and their rules.
 //! - [`activity`]: activity feed entries.
+//! - [`stream`]: the final event of a stream whose session ended.
 
 pub mod activity;
 pub mod clock;
 pub mod notification;
+pub mod stream;
 pub mod task;
 pub mod user;
 

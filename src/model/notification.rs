@@ -111,6 +111,8 @@ impl NotificationDraft {
                 "a body has at most 1000 characters",
             ));
         }
+        check_text("title", &self.title, false)?;
+        check_text("body", &self.body, true)?;
         let link = match self.link {
             Some(link) if link.is_empty() => None,
             Some(link) => Some(check_link(link)?),
@@ -125,36 +127,77 @@ impl NotificationDraft {
     }
 }
 
-fn check_link(link: String) -> Result<String, FieldError> {
-    let invalid = || {
-        FieldError::new(
-            "link",
-            "a link must be an http(s) URL or a path starting with a single '/'",
-        )
-    };
-    if link.len() > LINK_MAX
+/// Unicode's bidirectional embedding, override and isolate controls
+/// (U+202A–U+202E, U+2066–U+2069): they can make text read differently
+/// from what it says ("Trojan Source"), so titles and bodies refuse them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses control characters (a body may keep line breaks and tabs) and
+/// bidi controls, naming the field. Refused rather than stripped, so what a
+/// publisher sent is exactly what readers see, or nothing is stored.
+fn check_text(field: &str, text: &str, multi_line: bool) -> Result<(), FieldError> {
+    let bad = text.chars().find(|&c| {
+        (c.is_control() && !(multi_line && matches!(c, '\n' | '\t'))) || is_bidi_control(c)
+    });
+    match bad {
+        Some(c) => Err(FieldError::new(
+            field,
+            format!(
+                "control and bidi-override characters are not allowed (found U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Where a link may take a reader: an `http:`/`https:` URL with a host, or
+/// a path on this site (one leading `/`, not `//host`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkTarget {
+    /// A path on this site: navigate within the app.
+    SameSite,
+    /// Another site over http(s): load it as a new page.
+    External,
+}
+
+/// Classifies `link`, or `None` when it is not safe to follow (any other
+/// scheme such as `javascript:` or `data:`, control characters, spaces,
+/// backslashes, protocol-relative `//host`). The server checks links when
+/// they are published; the browser checks again before following one,
+/// because a writer straight into Redis bypasses the server.
+pub fn link_target(link: &str) -> Option<LinkTarget> {
+    if link.is_empty()
+        || link.len() > LINK_MAX
         || link
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\' || is_bidi_control(c))
     {
-        return Err(invalid());
+        return None;
     }
     let lower = link.to_ascii_lowercase();
     let after_scheme = lower
         .strip_prefix("https://")
         .or_else(|| lower.strip_prefix("http://"));
-    let acceptable = match after_scheme {
+    match after_scheme {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            !host.is_empty() && !host.starts_with('@')
+            (!host.is_empty() && !host.starts_with('@')).then_some(LinkTarget::External)
         }
         // A path on this site; `//host` would be another site.
-        None => link.starts_with('/') && !link.starts_with("//"),
-    };
-    if acceptable {
-        Ok(link)
-    } else {
-        Err(invalid())
+        None => (link.starts_with('/') && !link.starts_with("//")).then_some(LinkTarget::SameSite),
+    }
+}
+
+fn check_link(link: String) -> Result<String, FieldError> {
+    match link_target(&link) {
+        Some(_) => Ok(link),
+        None => Err(FieldError::new(
+            "link",
+            "a link must be an http(s) URL or a path starting with a single '/'",
+        )),
     }
 }
 
@@ -349,6 +392,66 @@ mod tests {
                 "link",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_refused_naming_the_field() {
+        for title in [
+            "a\u{0}b",
+            "line\nbreak",
+            "tab\there",
+            "\u{202E}gnp.exe",
+            "x\u{2066}y",
+            "\u{1b}[31m",
+        ] {
+            assert_eq!(
+                field_of(draft(title, "", None).validate()),
+                "title",
+                "{title:?}"
+            );
+        }
+        for body in ["a\u{7}b", "\u{202D}override", "\r\n", "x\u{2069}"] {
+            assert_eq!(
+                field_of(draft("t", body, None).validate()),
+                "body",
+                "{body:?}"
+            );
+        }
+        let error = draft("t", "\u{202E}", None).validate().unwrap_err();
+        assert!(error.message.contains("U+202E"), "{}", error.message);
+        assert!(
+            draft("t", "two\nlines\twith a tab", None)
+                .validate()
+                .is_ok(),
+            "a body keeps line breaks and tabs"
+        );
+        assert!(
+            draft("Größe ✓ עברית 日本", "emoji 🔔", None)
+                .validate()
+                .is_ok(),
+            "ordinary non-ASCII text passes"
+        );
+    }
+
+    #[test]
+    fn the_browser_side_link_check_classifies_what_it_may_follow() {
+        assert_eq!(link_target("/inbox"), Some(LinkTarget::SameSite));
+        assert_eq!(
+            link_target("https://example.com"),
+            Some(LinkTarget::External)
+        );
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,x",
+            "vbscript:x",
+            "//evil.example",
+            "",
+            "\u{202E}/x",
+        ] {
+            assert_eq!(link_target(bad), None, "{bad:?}");
         }
     }
 

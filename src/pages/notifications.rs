@@ -1,12 +1,13 @@
 //! `/notifications`: the test dashboard. Four buttons send a test
-//! notification of each kind to yourself; a form sends one to anyone.
+//! notification of each kind to yourself; in demo mode a form sends one to
+//! anyone.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::sign_in_prompt::SignInPrompt;
 
-use crate::account::{use_account, Account};
+use crate::account::{use_account, use_demo_mode, Account};
 use crate::client::time::{clock_time, now_ms};
 use crate::components::notification_center::actions::SendNotification;
 use crate::model::notification::NotificationKind;
@@ -40,10 +41,13 @@ pub fn NotificationsPage() -> impl IntoView {
 
 #[component]
 fn Dashboard(account: Account) -> impl IntoView {
+    let demo = use_demo_mode();
     view! {
         <div class="grid gap-6 lg:grid-cols-2">
             <TestButtons me=account.name.clone() />
-            <SendForm />
+            <Suspense fallback=|| ()>
+                {move || demo.get().filter(|demo| *demo).map(|_| view! { <SendForm /> })}
+            </Suspense>
         </div>
     }
 }

@@ -1,16 +1,49 @@
-//! `/sign-in`: pick a display name.
+//! `/sign-in`: in demo mode, pick a display name; otherwise, a page that
+//! says the host application signs people in (there is no form to abuse).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::account::SignIn;
+use crate::account::{use_demo_mode, SignIn};
 use crate::client::dom::load_page;
 use crate::model::user::UserName;
 
-/// The sign-in form. Valid names are checked in the browser first, with the
-/// same rules the server enforces.
+/// The sign-in page: the form in demo mode, an explanation otherwise.
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    let demo = use_demo_mode();
+    view! {
+        <Title text="Belfry · Sign in" />
+        <Suspense fallback=|| ()>
+            {move || demo.get().map(|demo| if demo {
+                view! { <SignInForm /> }.into_any()
+            } else {
+                view! { <HostSignIn /> }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+/// Outside demo mode: where sessions come from.
+#[component]
+fn HostSignIn() -> impl IntoView {
+    view! {
+        <section class="mx-auto max-w-md rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
+            <h1 class="text-2xl font-semibold text-slate-900">"Sign in"</h1>
+            <p class="mt-2 text-slate-600">
+                "Notifications belong to your account in the application that sent you here. Sign in there: it opens your session for this notification center too."
+            </p>
+            <p class="mt-2 text-sm text-slate-500">
+                "Operators: sessions are tokens the host application signs with BELFRY_SESSION_SECRET (see docs/publishing.md). Run with --demo to sign in by name."
+            </p>
+        </section>
+    }
+}
+
+/// The demo's form. Valid names are checked in the browser first, with the
+/// same rules the server enforces.
+#[component]
+fn SignInForm() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let (name, set_name) = signal(String::new());
     let problem = move || {
@@ -29,7 +62,6 @@ pub fn SignInPage() -> impl IntoView {
         _ => None,
     };
     view! {
-        <Title text="Belfry · Sign in" />
         <section class="mx-auto max-w-md rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
             <h1 class="text-2xl font-semibold text-slate-900">"Sign in"</h1>
             <p class="mt-1 text-sm text-slate-600">"Pick a display name. Anyone can be anyone here: it is a demo."</p>

@@ -14,6 +14,8 @@ use tokio::sync::broadcast;
 use tokio::time::{Duration, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::error::ApiError;
+use super::limits::client_ip::ClientIp;
 use super::sse::{frame, SseHub};
 use crate::model::ClockTick;
 
@@ -77,8 +79,13 @@ pub fn tick_frame(now: DateTime<Utc>) -> Bytes {
 }
 
 /// `GET /api/sse/time`: `data: {"time": <RFC 3339>, "timestamp": <ms>}` every second.
-pub async fn sse_time(State(clock): State<Clock>, State(sse): State<SseHub>) -> Response {
-    sse.respond(clock.frames())
+pub async fn sse_time(
+    State(clock): State<Clock>,
+    State(sse): State<SseHub>,
+    ip: ClientIp,
+) -> Result<Response, ApiError> {
+    let permit = sse.admit(None, ip)?;
+    Ok(sse.respond(permit, clock.frames()))
 }
 
 #[cfg(test)]

@@ -55,18 +55,90 @@ pub struct Config {
     #[arg(long, env = "BELFRY_TASK_STEP_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub task_step_ms: u64,
 
-    /// Secret that signs session tokens (HS256). Unset: a random one is made
-    /// at start-up, and sessions do not survive a restart. Host applications
-    /// that mint tokens for their users share this secret.
+    /// Demo mode: anyone may sign in by name at /sign-in, and the dashboard
+    /// sends to other users. Off by default: sessions then come only from
+    /// tokens the host application mints (docs/security.md).
+    #[arg(long, env = "BELFRY_DEMO", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Secret that signs session tokens (HS256), at least 16 bytes. Host
+    /// applications that mint tokens for their users share it. Required,
+    /// except in demo mode on the in-process engine (a random one is made).
     #[arg(long, env = "BELFRY_SESSION_SECRET", hide_env_values = true)]
     pub session_secret: Option<String>,
+
+    /// Seconds of clock difference tolerated around a token's `exp`/`nbf`.
+    #[arg(long, env = "BELFRY_SESSION_LEEWAY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub session_leeway_secs: u64,
+
+    /// When set, a token's `iss` claim must equal this.
+    #[arg(long, env = "BELFRY_SESSION_ISSUER")]
+    pub session_issuer: Option<String>,
+
+    /// When set, a token's `aud` claim must name this.
+    #[arg(long, env = "BELFRY_SESSION_AUDIENCE")]
+    pub session_audience: Option<String>,
+
+    /// Other origins (`https://app.example.com`) whose pages may make
+    /// cookie-authenticated changes, comma-separated. The site's own origin
+    /// is always allowed.
+    #[arg(long, env = "BELFRY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// The request header a trusted proxy puts the client's address in
+    /// (e.g. `X-Forwarded-For`: its last entry counts; or `X-Real-IP`).
+    /// Unset: the peer address of the connection counts.
+    #[arg(long, env = "BELFRY_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+
+    /// Open streams one user may hold (0 = unlimited).
+    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_USER", default_value_t = 16)]
+    pub max_streams_per_user: u32,
+
+    /// Open streams one client address may hold (0 = unlimited).
+    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_IP", default_value_t = 0)]
+    pub max_streams_per_ip: u32,
+
+    /// Open streams this instance holds in all (0 = unlimited).
+    #[arg(long, env = "BELFRY_MAX_STREAMS", default_value_t = 10_000)]
+    pub max_streams: u32,
+
+    /// Publish API requests per second per publisher key, sustained
+    /// (0 = unlimited).
+    #[arg(long, env = "BELFRY_PUBLISH_RATE", default_value_t = 100)]
+    pub publish_rate: u32,
+
+    /// Publish API requests a key may send at once above the sustained rate.
+    #[arg(long, env = "BELFRY_PUBLISH_BURST", default_value_t = 200)]
+    pub publish_burst: u32,
+
+    /// Sign-ins per minute per client address, demo mode (0 = unlimited).
+    #[arg(long, env = "BELFRY_SIGN_IN_RATE_PER_MIN", default_value_t = 10)]
+    pub sign_in_rate_per_min: u32,
+
+    /// Dashboard sends per minute per user (0 = unlimited).
+    #[arg(long, env = "BELFRY_SEND_RATE_PER_MIN", default_value_t = 30)]
+    pub send_rate_per_min: u32,
+
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "BELFRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request that is not a stream may take.
+    #[arg(long, env = "BELFRY_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a client may go without reading what it was sent before its
+    /// connection is closed (a stalled stream frees its memory).
+    #[arg(long, env = "BELFRY_WRITE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout_secs: u64,
 
     /// Hours a sign-in lasts.
     #[arg(long, env = "BELFRY_SESSION_TTL_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=8760))]
     pub session_ttl_hours: u64,
 
     /// Mark the session cookie `Secure` (set this when served over HTTPS).
-    #[arg(long, env = "BELFRY_COOKIE_SECURE", default_value_t = false)]
+    #[arg(long, env = "BELFRY_COOKIE_SECURE", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub cookie_secure: bool,
 
     /// Key backends present as `Authorization: Bearer <key>` to
@@ -107,7 +179,23 @@ impl Config {
             history_cap: 500,
             task_keep_secs: 60,
             task_step_ms: 1000,
+            demo: false,
             session_secret: None,
+            session_leeway_secs: 60,
+            session_issuer: None,
+            session_audience: None,
+            allowed_origins: Vec::new(),
+            client_ip_header: None,
+            max_streams_per_user: 16,
+            max_streams_per_ip: 0,
+            max_streams: 10_000,
+            publish_rate: 100,
+            publish_burst: 200,
+            sign_in_rate_per_min: 10,
+            send_rate_per_min: 30,
+            header_read_timeout_secs: 30,
+            request_timeout_secs: 30,
+            write_timeout_secs: 60,
             session_ttl_hours: 168,
             cookie_secure: false,
             publish_key: None,
@@ -136,6 +224,26 @@ impl Config {
         Duration::from_millis(self.retry_ms)
     }
 
+    /// Clock difference tolerated on session tokens.
+    pub fn session_leeway(&self) -> Duration {
+        Duration::from_secs(self.session_leeway_secs)
+    }
+
+    /// How long a client has to send its request headers.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// How long a non-stream request may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long a client may leave written bytes unread.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
+    }
+
     /// How long to wait for connections to drain on shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
@@ -152,10 +260,26 @@ impl fmt::Debug for Config {
             .field("heartbeat_secs", &self.heartbeat_secs)
             .field("retry_ms", &self.retry_ms)
             .field("history_cap", &self.history_cap)
+            .field("demo", &self.demo)
             .field(
                 "session_secret",
                 &self.session_secret.as_ref().map(|_| "<set>"),
             )
+            .field("session_leeway_secs", &self.session_leeway_secs)
+            .field("session_issuer", &self.session_issuer)
+            .field("session_audience", &self.session_audience)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("max_streams_per_user", &self.max_streams_per_user)
+            .field("max_streams_per_ip", &self.max_streams_per_ip)
+            .field("max_streams", &self.max_streams)
+            .field("publish_rate", &self.publish_rate)
+            .field("publish_burst", &self.publish_burst)
+            .field("sign_in_rate_per_min", &self.sign_in_rate_per_min)
+            .field("send_rate_per_min", &self.send_rate_per_min)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("write_timeout_secs", &self.write_timeout_secs)
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("cookie_secure", &self.cookie_secure)
             .field("publish_key", &self.publish_key.as_ref().map(|_| "<set>"))
@@ -183,6 +307,34 @@ mod tests {
         assert_eq!(config.retry_ms, defaults.retry_ms);
         assert_eq!(config.history_cap, defaults.history_cap);
         assert_eq!(defaults.heartbeat(), Duration::from_secs(15));
+        assert_eq!(config.demo, defaults.demo);
+        assert!(!config.demo, "demo mode is a switch, off by default");
+        assert_eq!(config.max_streams_per_user, 16);
+        assert_eq!(config.max_streams_per_user, defaults.max_streams_per_user);
+        assert_eq!(config.max_streams_per_ip, defaults.max_streams_per_ip);
+        assert_eq!(config.max_streams, defaults.max_streams);
+        assert_eq!(config.publish_rate, defaults.publish_rate);
+        assert_eq!(config.publish_burst, defaults.publish_burst);
+        assert_eq!(config.sign_in_rate_per_min, defaults.sign_in_rate_per_min);
+        assert_eq!(config.send_rate_per_min, defaults.send_rate_per_min);
+        assert_eq!(config.session_leeway_secs, defaults.session_leeway_secs);
+        assert_eq!(config.header_read_timeout_secs, 30);
+        assert_eq!(config.write_timeout_secs, 60);
+        assert_eq!(config.request_timeout_secs, defaults.request_timeout_secs);
+    }
+
+    #[test]
+    fn switches_are_flags_and_read_the_usual_words_from_the_environment() {
+        assert!(Config::try_parse_from(["belfry", "--demo"]).unwrap().demo);
+        // BELFRY_DEMO=1/true/yes/on (and 0/false/no/off) go through this
+        // parser; the start-up tests run the binary with BELFRY_DEMO=1.
+        use clap::builder::TypedValueParser;
+        let parser = clap::builder::BoolishValueParser::new();
+        let command = clap::Command::new("belfry");
+        for (word, on) in [("1", true), ("yes", true), ("0", false), ("off", false)] {
+            let parsed = parser.parse_ref(&command, None, std::ffi::OsStr::new(word));
+            assert_eq!(parsed.ok(), Some(on), "{word}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use leptos::prelude::{use_context, ServerFnError};
 use leptos_axum::ResponseOptions;
 
+use super::auth::token::Session;
+use super::limits::client_ip::ClientIp;
 use super::state::AppState;
 use crate::model::user::UserName;
 
@@ -24,6 +26,20 @@ pub async fn current_user() -> Result<(AppState, Option<UserName>), ServerFnErro
     let headers: HeaderMap = leptos_axum::extract().await.map_err(internal)?;
     let user = state.sessions.user_of(&headers);
     Ok((state, user))
+}
+
+/// The state and the session, if any.
+pub async fn current_session() -> Result<(AppState, Option<Session>), ServerFnError> {
+    let state = state()?;
+    let headers: HeaderMap = leptos_axum::extract().await.map_err(internal)?;
+    let session = state.sessions.session_of(&headers);
+    Ok((state, session))
+}
+
+/// The caller's address, as the limits count it.
+pub async fn client_ip() -> Result<Option<std::net::IpAddr>, ServerFnError> {
+    let ClientIp(ip) = leptos_axum::extract().await.map_err(internal)?;
+    Ok(ip)
 }
 
 /// The state and the signed-in user; answers 401 when nobody is signed in.
@@ -57,10 +73,12 @@ pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
     fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
-/// Maps an API error (status + message) onto a server function error.
+/// Maps an API error (status, message, `Retry-After`) onto a server
+/// function error.
 pub fn from_api(error: super::error::ApiError) -> ServerFnError {
-    use axum::response::IntoResponse;
-    let message = error.message();
-    let status = error.into_response().status();
-    fail(status, message)
+    if let (Some(seconds), Some(response)) = (error.retry_after(), use_context::<ResponseOptions>())
+    {
+        response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    fail(error.status(), error.message())
 }

@@ -34,6 +34,13 @@ pub enum ApiError {
     PayloadTooLarge(&'static str),
     /// 415: the body is not JSON.
     UnsupportedMediaType,
+    /// 429: a limit was reached; retry after `retry_after` seconds.
+    TooManyRequests {
+        /// Which limit, in words.
+        message: String,
+        /// Seconds after which a retry may succeed.
+        retry_after: u32,
+    },
     /// 503: temporarily unable (or not configured) to serve; retry later.
     Unavailable {
         /// What is unavailable and, where useful, how to enable it.
@@ -65,6 +72,7 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -74,7 +82,9 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             Self::BadRequest { message, .. } | Self::Conflict(message) => message.clone(),
-            Self::Unavailable { message, .. } => message.clone(),
+            Self::Unavailable { message, .. } | Self::TooManyRequests { message, .. } => {
+                message.clone()
+            }
             Self::Unauthorized(message)
             | Self::Forbidden(message)
             | Self::NotFound(message)
@@ -83,6 +93,20 @@ impl ApiError {
                 "the body must be JSON (Content-Type: application/json)".to_owned()
             }
             Self::Internal => "internal error".to_owned(),
+        }
+    }
+
+    /// The status code this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    /// Seconds the caller should wait before retrying, when it is worth it.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Self::Unavailable { retry_after, .. } => *retry_after,
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -124,12 +148,9 @@ impl IntoResponse for ApiError {
         {
             error["field"] = json!(field);
         }
+        let retry_after = self.retry_after();
         let mut response = (status, Json(json!({ "error": error }))).into_response();
-        if let Self::Unavailable {
-            retry_after: Some(seconds),
-            ..
-        } = self
-        {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

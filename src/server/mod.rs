@@ -14,6 +14,8 @@
 //! - [`inbox`]: per-user notification inboxes, their stream and publish API.
 //! - [`tasks`]: long-running tasks, their progress API, stream and demo runner.
 //! - [`activity`]: the activity feed and its stream.
+//! - [`limits`]: open-stream limits, rate limits, the client's address.
+//! - [`http`]: the connection loop: header-read and write timeouts, drain.
 //! - [`json_body`]: the API's JSON request bodies and their errors.
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
 //! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
@@ -28,8 +30,10 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod http;
 pub mod inbox;
 pub mod json_body;
+pub mod limits;
 pub mod metrics;
 pub mod shutdown;
 pub mod sse;

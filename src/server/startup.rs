@@ -5,26 +5,35 @@
 //! Owns the route table. It must not hold business logic: handlers live in
 //! their own modules.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 
 use super::activity::{self, service::ActivityFeed};
+use super::auth::origin::{self, OriginPolicy};
 use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
-use super::auth::token::SessionKeys;
+use super::auth::session_end::SessionEnds;
+use super::auth::token::{SessionKeys, TokenChecks};
 use super::clock::{self, Clock};
 use super::config::Config;
 use super::health;
+use super::http::{self, ConnectionLimits};
 use super::inbox::{self, service::Inbox};
+use super::limits::client_ip::{self, ClientIpSource};
+use super::limits::rate::{self, RateConfig, RateLimits};
+use super::limits::streams::{StreamLimitConfig, StreamLimits};
 use super::metrics::{self, Metrics};
 use super::sse::SseHub;
 use super::state::AppState;
@@ -69,8 +78,29 @@ impl Application {
         let leptos_options = load_leptos_options(&config)?;
         let addr = config.addr.unwrap_or(leptos_options.site_addr);
         let shutdown = CancellationToken::new();
+        let keys = session_keys(&config)?;
+        let client_ip = ClientIpSource::new(config.client_ip_header.as_deref())
+            .map_err(StartupError::Unsupported)?;
         let engine = build_engine(&config)?;
-        let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone());
+        let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone()).with_limits(
+            StreamLimits::new(StreamLimitConfig {
+                per_user: config.max_streams_per_user,
+                per_ip: config.max_streams_per_ip,
+                total: config.max_streams,
+            }),
+        );
+        let rate = RateLimits::new(RateConfig {
+            publish_per_sec: config.publish_rate,
+            publish_burst: config.publish_burst,
+            sign_in_per_min: config.sign_in_rate_per_min,
+            send_per_min: config.send_rate_per_min,
+        });
+        spawn_rate_pruning(rate.clone(), shutdown.clone());
+        let session_ends = SessionEnds::new(engine.clone());
+        tokio::spawn(session_ends.clone().listen(shutdown.clone()));
+        if config.demo {
+            tracing::warn!("demo mode: anyone can sign in by name and send to anyone; never expose this on a public site");
+        }
         let activity = ActivityFeed::new(engine.clone());
         let state = AppState {
             leptos_options,
@@ -84,12 +114,17 @@ impl Application {
             sse,
             clock: Clock::start(shutdown.clone()),
             sessions: Sessions {
-                keys: session_keys(&config)?,
+                keys,
                 secure_cookie: config.cookie_secure,
             },
             publisher_key: PublisherKey::new(config.publish_key.as_deref()),
+            demo: config.demo,
+            origins: OriginPolicy::new(&config.allowed_origins),
+            client_ip,
+            rate,
+            session_ends,
         };
-        let router = router(state.clone());
+        let router = router(state.clone(), &config);
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
@@ -123,47 +158,47 @@ impl Application {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let limits = ConnectionLimits {
+            header_read_timeout: self.config.header_read_timeout(),
+            write_timeout: self.config.write_timeout(),
+        };
         let token = self.shutdown.clone();
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                signal.await;
+        http::serve(
+            self.listener,
+            self.router,
+            limits,
+            signal,
+            move || {
                 tracing::info!("shutting down: ending streams and draining connections");
                 token.cancel();
-            })
-            .into_future();
-        let grace = self.config.shutdown_grace();
-        let drain_deadline = async {
-            self.shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            served = serve => served,
-            () = drain_deadline => {
-                tracing::warn!(?grace, "connections still open after the grace period; exiting anyway");
-                Ok(())
-            }
-        }
+            },
+            self.config.shutdown_grace(),
+        )
+        .await
     }
 }
 
-/// The full route table over `state`.
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let shell_options = state.leptos_options.clone();
-    Router::new()
+/// The full route table over `state`: streams (no request timeout), then
+/// everything else (with one), all behind the client-address and
+/// cross-site checks.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let streams = Router::new()
         .route("/api/sse/time", get(clock::sse_time))
         .route(
             "/api/sse/notifications",
             get(inbox::stream::notifications_stream),
         )
-        .route(
-            "/api/notifications",
-            post(inbox::api::publish).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
-        )
         .route("/api/sse/activity", get(activity::stream::activity_stream))
         .route(
             "/api/sse/progress/{id}",
             get(tasks::stream::progress_stream),
+        );
+    let routes = generate_route_list(App);
+    let shell_options = state.leptos_options.clone();
+    let requests = Router::new()
+        .route(
+            "/api/notifications",
+            post(inbox::api::publish).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
         )
         .route(
             "/api/tasks",
@@ -180,7 +215,34 @@ pub fn router(state: AppState) -> Router {
         // Server functions get the whole `AppState` as context from this call.
         .leptos_routes_with_context(&state, routes, || (), move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout(),
+        ));
+    streams
+        .merge(requests)
+        .layer(from_fn_with_state(
+            state.origins.clone(),
+            origin::refuse_cross_site,
+        ))
+        .layer(from_fn_with_state(
+            state.client_ip.clone(),
+            client_ip::resolve,
+        ))
         .with_state(state)
+}
+
+/// Prunes the keyed rate-limit buckets now and then, until shutdown.
+fn spawn_rate_pruning(rate: RateLimits, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(rate::PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => rate.prune(),
+            }
+        }
+    });
 }
 
 fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
@@ -193,12 +255,29 @@ fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
         .map_err(|error| StartupError::LeptosConfig(error.to_string()))
 }
 
+/// The session keys. Without `BELFRY_SESSION_SECRET`, only demo mode on
+/// the in-process engine starts (with a random secret): on Redis every
+/// instance must accept the others' cookies, and outside demo mode sessions
+/// come from a host app that signs them with that very secret.
 fn session_keys(config: &Config) -> Result<SessionKeys, StartupError> {
     let ttl = std::time::Duration::from_secs(config.session_ttl_hours * 3600);
+    let checks = TokenChecks {
+        leeway: config.session_leeway(),
+        issuer: config.session_issuer.clone().filter(|s| !s.is_empty()),
+        audience: config.session_audience.clone().filter(|s| !s.is_empty()),
+    };
     match config.session_secret.as_deref() {
-        Some(secret) if secret.len() >= 16 => Ok(SessionKeys::new(secret.as_bytes(), ttl)),
+        Some(secret) if secret.len() >= 16 => {
+            Ok(SessionKeys::new(secret.as_bytes(), ttl).with_checks(checks))
+        }
         Some(_) => Err(StartupError::Unsupported(
             "BELFRY_SESSION_SECRET must be at least 16 bytes".into(),
+        )),
+        None if config.redis_url.is_some() => Err(StartupError::Unsupported(
+            "BELFRY_SESSION_SECRET is required with REDIS_URL: every instance must sign and accept the same sessions".into(),
+        )),
+        None if !config.demo => Err(StartupError::Unsupported(
+            "BELFRY_SESSION_SECRET is required: sessions come from the host application, which signs them with it (or run with --demo / BELFRY_DEMO=1)".into(),
         )),
         None => {
             tracing::warn!("BELFRY_SESSION_SECRET is not set: using a random secret; sessions will not survive a restart");
@@ -206,7 +285,7 @@ fn session_keys(config: &Config) -> Result<SessionKeys, StartupError> {
             getrandom::fill(&mut secret).map_err(|error| {
                 StartupError::Unsupported(format!("no randomness for a session secret: {error}"))
             })?;
-            Ok(SessionKeys::new(&secret, ttl))
+            Ok(SessionKeys::new(&secret, ttl).with_checks(checks))
         }
     }
 }

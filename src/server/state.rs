@@ -13,10 +13,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::activity::service::ActivityFeed;
+use super::auth::origin::OriginPolicy;
 use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
+use super::auth::session_end::SessionEnds;
 use super::clock::Clock;
 use super::inbox::service::Inbox;
+use super::limits::client_ip::ClientIpSource;
+use super::limits::rate::RateLimits;
 use super::metrics::Metrics;
 use super::sse::SseHub;
 use super::tasks::service::Tasks;
@@ -49,4 +53,14 @@ pub struct AppState {
     pub activity: ActivityFeed,
     /// Cancelled when the server shuts down (background work stops).
     pub shutdown: CancellationToken,
+    /// Demo mode: sign-in by name, sending to other users.
+    pub demo: bool,
+    /// Which origins may make cookie-authenticated changes.
+    pub origins: OriginPolicy,
+    /// Where a request's client address comes from.
+    pub client_ip: ClientIpSource,
+    /// Publish, sign-in and send rate limits.
+    pub rate: RateLimits,
+    /// Ends streams when their session expires or signs out.
+    pub session_ends: SessionEnds,
 }

@@ -78,11 +78,29 @@ impl Drop for TestApp {
     }
 }
 
-/// Default test settings: port 0, a 1 s heartbeat, the repo's Leptos.toml.
+/// Default test settings: port 0, a 1 s heartbeat, the repo's Leptos.toml,
+/// demo mode (tests sign in by name and send to other users) and no rate
+/// limits (tests that prove a limit set their own; see [`production_config`]).
 pub fn test_config() -> Config {
     let mut config = Config::defaults();
     config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.heartbeat_secs = 1;
+    config.shutdown_grace_secs = 5;
+    config.leptos_config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
+    config.publish_key = Some(PUBLISH_KEY.into());
+    config.session_secret = Some("integration-test-session-secret".into());
+    config.demo = true;
+    config.publish_rate = 0;
+    config.sign_in_rate_per_min = 0;
+    config.send_rate_per_min = 0;
+    config
+}
+
+/// The binary's defaults (no demo mode, every limit on) with test plumbing:
+/// port 0, the repo's Leptos.toml, a publisher key and a session secret.
+pub fn production_config() -> Config {
+    let mut config = Config::defaults();
+    config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.shutdown_grace_secs = 5;
     config.leptos_config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
     config.publish_key = Some(PUBLISH_KEY.into());

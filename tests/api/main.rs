@@ -25,15 +25,21 @@ macro_rules! on_both_engines {
 }
 
 mod activity;
+mod csrf;
+mod demo_mode;
 mod health;
 mod helpers;
 mod inbox_stream;
 mod leaks;
+mod limits;
 mod pages;
 mod publish;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+mod session_end;
 mod shutdown;
 mod sse_time;
+mod startup;
 mod tasks;
+mod timeouts;

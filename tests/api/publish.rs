@@ -171,3 +171,23 @@ async fn without_a_configured_key_the_api_answers_503_saying_how_to_enable_it() 
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn control_and_bidi_override_characters_get_400_naming_the_field_and_store_nothing() {
+    let app = spawn_app().await;
+    for (field, value) in [
+        ("title", "Invoice \u{202E}fdp.exe"),
+        ("title", "two\nlines"),
+        ("body", "bell \u{7} rings"),
+        ("body", "isolate \u{2067}x"),
+    ] {
+        let mut body = valid();
+        body[field] = json!(value);
+        let (status, error) = error_of(app.publish(body).await).await;
+        assert_eq!(status, 400, "{value:?}");
+        assert_eq!(error["field"], field, "{value:?}");
+    }
+    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let snapshot = app.state.inbox.snapshot(&alice).await.unwrap();
+    assert!(snapshot.notifications.is_empty(), "nothing stored");
+}

@@ -25,12 +25,24 @@ export const chromiumLaunchOptions = {
 /** The publisher key every test server accepts. */
 export const publishKey = 'e2e-publisher-key';
 
-/** Settings every test server runs with. */
+/** The session secret of every test server (specs mint tokens with it). */
+export const sessionSecret = 'e2e-session-secret-of-enough-length';
+
+/**
+ * Settings every test server runs with: demo mode (the suite signs in by
+ * name and sends to other users) and no rate limits (the suite exercises
+ * features; the integration tests prove the limits). Specs that check the
+ * production defaults start their own server without these.
+ */
 export const serverEnv: Record<string, string> = {
   BELFRY_LOG: 'warn',
   BELFRY_PUBLISH_KEY: publishKey,
-  BELFRY_SESSION_SECRET: 'e2e-session-secret-of-enough-length',
+  BELFRY_SESSION_SECRET: sessionSecret,
   BELFRY_RETRY_MS: '500',
+  BELFRY_DEMO: '1',
+  BELFRY_PUBLISH_RATE: '0',
+  BELFRY_SIGN_IN_RATE_PER_MIN: '0',
+  BELFRY_SEND_RATE_PER_MIN: '0',
 };
 
 /** A free TCP port on 127.0.0.1. */
@@ -55,10 +67,14 @@ export interface RunningServer {
 }
 
 /** Starts the release server on `port` and waits until /healthz answers. */
-export async function startServer(port: number, env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServer(
+  port: number,
+  env: Record<string, string> = {},
+  base: Record<string, string> = serverEnv,
+): Promise<RunningServer> {
   const child = spawn(serverBinary, [], {
     cwd: repoRoot,
-    env: { ...process.env, ...serverEnv, BELFRY_ADDR: `127.0.0.1:${port}`, ...env },
+    env: { ...process.env, ...base, BELFRY_ADDR: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

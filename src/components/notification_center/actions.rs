@@ -1,7 +1,8 @@
 //! Server functions behind the notification center and the test dashboard.
 //! Each acts only on the caller's own inbox (the user comes from the
-//! session, never from the arguments), except sending, which writes into the
-//! recipient's inbox as the product intends.
+//! session, never from the arguments). Sending writes into the caller's
+//! own inbox, or, in demo mode only, into anyone's (403 otherwise); sends
+//! are rate-limited per user.
 
 use leptos::prelude::*;
 
@@ -55,9 +56,16 @@ pub async fn send_notification(
     use crate::server::inbox::service::Recipients;
     use axum::http::StatusCode;
 
-    let (state, _sender) = crate::server::context::signed_in().await?;
+    let (state, sender) = crate::server::context::signed_in().await?;
     let recipient = UserName::parse(to.trim())
         .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("to: {error}")))?;
+    if recipient != sender && !state.demo {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "to: you can only send to yourself here; backends publish to others",
+        ));
+    }
+    state.rate.send(sender.as_str()).map_err(from_api)?;
     let content = NotificationDraft {
         kind,
         title,

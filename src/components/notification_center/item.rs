@@ -7,7 +7,7 @@ use super::actions::MarkRead;
 use crate::client::dom::load_page;
 use crate::client::inbox::InboxModel;
 use crate::client::time::{parse_ms, relative};
-use crate::model::notification::{Notification, NotificationKind};
+use crate::model::notification::{link_target, LinkTarget, Notification, NotificationKind};
 
 /// Tailwind classes for the icon badge of a kind.
 pub fn kind_classes(kind: NotificationKind) -> &'static str {
@@ -61,12 +61,12 @@ pub fn NotificationItem(
     let on_click = move |_| {
         inbox.update(|model| model.mark_read_locally(&id));
         mark_read.dispatch(MarkRead { id: id.clone() });
-        if let Some(link) = &link {
-            if link.starts_with('/') {
-                navigate(link, Default::default());
-            } else {
-                load_page(link);
-            }
+        // Checked again here: a link written straight into Redis never
+        // passed the server's validation, and `javascript:` must not run.
+        match link.as_deref().map(|link| (link, link_target(link))) {
+            Some((link, Some(LinkTarget::SameSite))) => navigate(link, Default::default()),
+            Some((link, Some(LinkTarget::External))) => load_page(link),
+            Some((_, None)) | None => {}
         }
     };
     let label = notification.title.clone();

@@ -1,7 +1,8 @@
 //! `GET /api/sse/activity`: the latest [`SNAPSHOT`] entries on connect (or,
 //! after `Last-Event-ID`, exactly the entries missed), then live entries.
 //! Every entry goes out as its stored frame. The feed is for signed-in users
-//! (it names people and what they work on), so it needs a session.
+//! (it names people and what they work on), so it needs a session, and it
+//! ends with that session.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -10,8 +11,10 @@ use futures::{stream, StreamExt};
 
 use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
 use crate::engine::live::{follow, Delivery, Start};
-use crate::server::auth::session::CurrentUser;
+use crate::server::auth::session::CurrentSession;
+use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
+use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
 use crate::server::sse::{frame, SseHub};
 
@@ -19,10 +22,13 @@ use crate::server::sse::{frame, SseHub};
 pub async fn activity_stream(
     State(feed): State<ActivityFeed>,
     State(sse): State<SseHub>,
-    _user: CurrentUser,
+    State(session_ends): State<SessionEnds>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {
+    let permit = sse.admit(Some(&session.user), ip)?;
     let last_seen = resume_point(&headers, &query);
     let (start, deliveries) = follow(feed.engine().clone(), CHANNEL, last_seen, SNAPSHOT).await?;
     let opening: Vec<_> = match start {
@@ -34,5 +40,6 @@ pub async fn activity_stream(
         Delivery::Event(event) => event.frame.clone(),
         Delivery::Reset => frame::event(None, Some("reset"), b"{\"reason\":\"lagged\"}"),
     });
-    Ok(sse.respond(stream::iter(opening).chain(live)))
+    let frames = session_ends.bind(&session, stream::iter(opening).chain(live));
+    Ok(sse.respond(permit, frames))
 }

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::server::error::ApiError;
+use crate::server::limits::rate::RateLimits;
 
 /// The configured publisher key, if any. `Debug` never shows it.
 #[derive(Clone, Default)]
@@ -55,13 +56,15 @@ impl PublisherKey {
     }
 }
 
-/// Proof that the request carries the publisher key.
+/// Proof that the request carries the publisher key, within the key's rate
+/// (429 with `Retry-After` past it).
 #[derive(Debug, Clone, Copy)]
 pub struct Publisher;
 
 impl<S> FromRequestParts<S> for Publisher
 where
     PublisherKey: FromRef<S>,
+    RateLimits: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -71,9 +74,9 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        PublisherKey::from_ref(state)
-            .check(authorization)
-            .map(|()| Publisher)
+        PublisherKey::from_ref(state).check(authorization)?;
+        RateLimits::from_ref(state).publish()?;
+        Ok(Publisher)
     }
 }
 

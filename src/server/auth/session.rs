@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use cookie::{Cookie, SameSite};
 
-use super::token::SessionKeys;
+use super::token::{Session, SessionKeys};
 use crate::model::user::UserName;
 use crate::server::error::ApiError;
 
@@ -55,6 +55,11 @@ impl Sessions {
 
     /// The signed-in user of a request, if its cookie holds a valid token.
     pub fn user_of(&self, headers: &HeaderMap) -> Option<UserName> {
+        self.session_of(headers).map(|session| session.user)
+    }
+
+    /// The session of a request, if its cookie holds a valid token.
+    pub fn session_of(&self, headers: &HeaderMap) -> Option<Session> {
         headers
             .get_all(header::COOKIE)
             .iter()
@@ -62,7 +67,29 @@ impl Sessions {
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
             .filter(|cookie| cookie.name() == COOKIE_NAME)
-            .find_map(|cookie| self.keys.verify(cookie.value()).ok())
+            .find_map(|cookie| self.keys.session(cookie.value()).ok())
+    }
+}
+
+/// The signed-in session (user, end, identity); extracting it answers 401
+/// when there is none. Streams use it to end when the session does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentSession(pub Session);
+
+impl<S> FromRequestParts<S> for CurrentSession
+where
+    Sessions: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Sessions::from_ref(state)
+            .session_of(&parts.headers)
+            .map(CurrentSession)
+            .ok_or(ApiError::Unauthorized(
+                "sign in first: no valid session cookie",
+            ))
     }
 }
 

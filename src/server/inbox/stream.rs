@@ -21,8 +21,10 @@ use super::view::InboxView;
 use crate::engine::live::{follow, Delivery, Start};
 use crate::model::notification::events;
 use crate::model::user::UserName;
-use crate::server::auth::session::CurrentUser;
+use crate::server::auth::session::CurrentSession;
+use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
+use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
 use crate::server::sse::{frame, SseHub};
 
@@ -52,10 +54,14 @@ async fn unread_now(inbox: &Inbox, user: &UserName) -> Option<Bytes> {
 pub async fn notifications_stream(
     State(inbox): State<Inbox>,
     State(sse): State<SseHub>,
-    CurrentUser(user): CurrentUser,
+    State(session_ends): State<SessionEnds>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {
+    let permit = sse.admit(Some(&session.user), ip)?;
+    let user = session.user.clone();
     let last_seen = resume_point(&headers, &query);
     let (start, deliveries) = follow(
         inbox.engine().clone(),
@@ -96,5 +102,6 @@ pub async fn notifications_stream(
             }
         })
         .flat_map(stream::iter);
-    Ok(sse.respond(stream::iter(opening).chain(live)))
+    let frames = session_ends.bind(&session, stream::iter(opening).chain(live));
+    Ok(sse.respond(permit, frames))
 }

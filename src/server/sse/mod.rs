@@ -1,9 +1,11 @@
 //! The one SSE implementation every endpoint uses.
 //!
 //! Owns the response headers, the `retry:` hint, heartbeats, ending streams
-//! on shutdown, and counting open streams. Endpoints hand [`SseHub::respond`]
-//! a stream of ready-framed `Bytes` ([`frame`]) and nothing else; this module
-//! must not know what the events mean.
+//! on shutdown, admitting streams against the open-stream limits, and
+//! counting open streams. Endpoints take a permit ([`SseHub::admit`]), then
+//! hand [`SseHub::respond`] the permit and a stream of ready-framed `Bytes`
+//! ([`frame`]) and nothing else; this module must not know what the events
+//! mean.
 
 pub mod frame;
 pub mod resume;
@@ -24,6 +26,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use crate::model::user::UserName;
+use crate::server::error::ApiError;
+use crate::server::limits::client_ip::ClientIp;
+use crate::server::limits::streams::{StreamLimits, StreamPermit};
+
 /// A boxed stream of SSE frames, as endpoints produce them.
 pub type FrameStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;
 
@@ -38,6 +45,7 @@ struct HubInner {
     retry_hint: Bytes,
     heartbeat_frame: Bytes,
     shutdown: CancellationToken,
+    limits: StreamLimits,
     open: Gauge,
     opened: Counter,
 }
@@ -53,10 +61,35 @@ impl SseHub {
                 retry_hint: frame::retry(retry_ms),
                 heartbeat_frame: frame::comment("ping"),
                 shutdown,
+                limits: StreamLimits::default(),
                 open: Gauge::default(),
                 opened: Counter::default(),
             }),
         }
+    }
+
+    /// The same hub, admitting streams against `limits` (the default hub
+    /// admits every stream).
+    pub fn with_limits(self, limits: StreamLimits) -> Self {
+        let inner = HubInner {
+            heartbeat: self.inner.heartbeat,
+            retry_hint: self.inner.retry_hint.clone(),
+            heartbeat_frame: self.inner.heartbeat_frame.clone(),
+            shutdown: self.inner.shutdown.clone(),
+            limits,
+            open: self.inner.open.clone(),
+            opened: self.inner.opened.clone(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A place for one more stream of `user` (anonymous: `None`) from
+    /// `ip`, or 429 when a limit is reached. Take it before doing any work
+    /// for the stream.
+    pub fn admit(&self, user: Option<&UserName>, ip: ClientIp) -> Result<StreamPermit, ApiError> {
+        self.inner.limits.admit(user, ip.0)
     }
 
     /// The gauge of streams open now (registered with the metrics registry).
@@ -76,9 +109,14 @@ impl SseHub {
 
     /// The SSE response for `frames`: headers, a `retry:` hint first, then the
     /// frames with heartbeats in idle gaps, until `frames` ends, the client
-    /// goes away (the body is dropped) or the server shuts down.
-    pub fn respond(&self, frames: impl Stream<Item = Bytes> + Send + 'static) -> Response {
-        let body = SseBody::new(Arc::clone(&self.inner), frames.boxed());
+    /// goes away (the body is dropped) or the server shuts down. The permit
+    /// is held until then.
+    pub fn respond(
+        &self,
+        permit: StreamPermit,
+        frames: impl Stream<Item = Bytes> + Send + 'static,
+    ) -> Response {
+        let body = SseBody::new(Arc::clone(&self.inner), permit, frames.boxed());
         (
             StatusCode::OK,
             [
@@ -119,10 +157,12 @@ struct SseBody {
     sent_since_tick: bool,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     done: bool,
+    /// The stream's place under the limits, given back on drop.
+    _permit: StreamPermit,
 }
 
 impl SseBody {
-    fn new(hub: Arc<HubInner>, frames: FrameStream) -> Self {
+    fn new(hub: Arc<HubInner>, permit: StreamPermit, frames: FrameStream) -> Self {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + hub.heartbeat, hub.heartbeat);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         hub.open.inc();
@@ -135,6 +175,7 @@ impl SseBody {
             heartbeat,
             sent_since_tick: false,
             done: false,
+            _permit: permit,
         }
     }
 }
@@ -197,6 +238,10 @@ mod tests {
         (hub, shutdown)
     }
 
+    fn permit(hub: &SseHub) -> StreamPermit {
+        hub.admit(None, ClientIp::default()).expect("no limits")
+    }
+
     async fn next_frame(body: &mut axum::body::BodyDataStream) -> Option<Bytes> {
         body.next().await.map(|chunk| chunk.expect("body chunk"))
     }
@@ -204,7 +249,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_idle_stream_sends_the_retry_hint_then_heartbeats() {
         let (hub, _shutdown) = hub(100);
-        let response = hub.respond(futures::stream::pending());
+        let response = hub.respond(permit(&hub), futures::stream::pending());
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
             "text/event-stream"
@@ -234,7 +279,10 @@ mod tests {
             (n < 3).then(|| (Bytes::from(format!("data: {n}\n\n")), n + 1))
         })
         .chain(futures::stream::pending());
-        let mut body = hub.respond(frames).into_body().into_data_stream();
+        let mut body = hub
+            .respond(permit(&hub), frames)
+            .into_body()
+            .into_data_stream();
         let mut seen = Vec::new();
         for _ in 0..5 {
             seen.push(next_frame(&mut body).await.expect("frame"));
@@ -256,7 +304,7 @@ mod tests {
     async fn shutdown_ends_open_streams() {
         let (hub, shutdown) = hub(10_000);
         let mut body = hub
-            .respond(futures::stream::pending())
+            .respond(permit(&hub), futures::stream::pending())
             .into_body()
             .into_data_stream();
         assert!(next_frame(&mut body).await.is_some(), "retry hint");
@@ -270,8 +318,8 @@ mod tests {
     #[tokio::test]
     async fn the_open_stream_count_follows_responses_being_dropped() {
         let (hub, _shutdown) = hub(10_000);
-        let first = hub.respond(futures::stream::pending());
-        let second = hub.respond(futures::stream::pending());
+        let first = hub.respond(permit(&hub), futures::stream::pending());
+        let second = hub.respond(permit(&hub), futures::stream::pending());
         assert_eq!(hub.open_streams(), 2);
         drop(first);
         assert_eq!(hub.open_streams(), 1);

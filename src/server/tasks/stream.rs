@@ -15,6 +15,7 @@ use crate::engine::live::{follow, Delivery, Start};
 use crate::engine::Event;
 use crate::model::task::TaskState;
 use crate::server::error::ApiError;
+use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
 use crate::server::sse::{frame, SseHub};
 
@@ -27,9 +28,11 @@ pub async fn progress_stream(
     State(tasks): State<Tasks>,
     State(sse): State<SseHub>,
     Path(id): Path<String>,
+    ip: ClientIp,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
 ) -> Result<Response, ApiError> {
+    let permit = sse.admit(None, ip)?;
     let Some((_, current)) = tasks.current(&id).await? else {
         return Err(ApiError::NotFound("no such task"));
     };
@@ -56,5 +59,5 @@ pub async fn progress_stream(
             )),
         }
     });
-    Ok(sse.respond(stream::iter(opening).chain(live)))
+    Ok(sse.respond(permit, stream::iter(opening).chain(live)))
 }

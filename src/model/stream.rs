@@ -1,0 +1,35 @@
+//! Events every authenticated stream may end with, shared by the server
+//! that sends them and the browser that reacts.
+
+use serde::{Deserialize, Serialize};
+
+/// The name of the final event of a stream whose session ended.
+pub const SESSION_END: &str = "session_end";
+
+/// Why a session's stream ended (the `session_end` event's data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SessionEnd {
+    /// The session token expired: the browser re-checks its session (a host
+    /// app refreshes the cookie) and resumes with its last event id.
+    Expired,
+    /// This browser signed out.
+    SignedOut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_a_tagged_snake_case_word() {
+        assert_eq!(
+            serde_json::to_string(&SessionEnd::SignedOut).unwrap(),
+            r#"{"reason":"signed_out"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<SessionEnd>(r#"{"reason":"expired"}"#).unwrap(),
+            SessionEnd::Expired
+        );
+    }
+}
