@@ -52,6 +52,8 @@ test.describe('the default binary', () => {
     await setSession(context, server.url, user, expires);
     await page.goto(`${server.url}/notifications`);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
+    await publish(request, user, 'Before the gap', {}, server.url);
+    await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
 
     // The token runs out; the server ends the stream with `session_end`.
     await expect
@@ -67,7 +69,7 @@ test.describe('the default binary', () => {
     // The host app refreshes the session: the browser resumes by itself.
     await setSession(context, server.url, user, nowSecs() + 3600);
     await expect(page.getByTestId('toast').filter({ hasText: 'Sent during the gap' })).toHaveCount(1, { timeout: 20_000 });
-    await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
+    await expect(bell(page)).toHaveAccessibleName('Notifications, 2 unread');
     await page.waitForTimeout(1000);
     await expect(page.getByTestId('toast').filter({ hasText: 'Sent during the gap' })).toHaveCount(1);
     await bell(page).click();

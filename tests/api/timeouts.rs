@@ -44,6 +44,7 @@ async fn a_client_sending_its_headers_a_byte_a_second_is_closed_while_1000_strea
         }
     }
     let closed_after = closed_after.expect("the slow client was disconnected");
+    println!("header-read timeout 2 s: the slow client was closed after {closed_after:?}");
     assert!(
         closed_after < Duration::from_secs(4),
         "closed after {closed_after:?} (timeout 2 s)"
@@ -105,9 +106,14 @@ async fn a_stream_that_never_reads_is_closed_after_the_write_timeout_and_counted
         assert_eq!(response.status(), 201);
         published += 1;
     }
+    let stalled_at = Instant::now();
     assert!(
         eventually(Duration::from_secs(5), || app.state.sse.open_streams() == 1).await,
         "the stalled stream was closed (after {published} publishes)"
+    );
+    println!(
+        "write timeout 1 s: the stalled stream was closed after {published} publishes of ~1.1 KB, {:?} after the last",
+        stalled_at.elapsed()
     );
     let last = app.notify("alice", "after the stall").await;
     loop {
@@ -117,4 +123,28 @@ async fn a_stream_that_never_reads_is_closed_after_the_write_timeout_and_counted
         }
     }
     drop(stalled);
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_finishes_gets_408_after_the_request_timeout() {
+    let mut config = production_config();
+    config.request_timeout_secs = 1;
+    let app = spawn_app_with(config).await;
+    let mut slow = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/notifications HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"to\":",
+        crate::helpers::PUBLISH_KEY
+    );
+    let started = Instant::now();
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .expect("answered before the test gave up")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900), "answered after {waited:?}");
+    println!("request timeout 1 s: answered 408 after {waited:?}");
 }
