@@ -145,6 +145,9 @@ async fn a_request_whose_body_never_finishes_gets_408_after_the_request_timeout(
     let answer = String::from_utf8_lossy(&answer[..read]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(900), "answered after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "answered after {waited:?}"
+    );
     println!("request timeout 1 s: answered 408 after {waited:?}");
 }

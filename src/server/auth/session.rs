@@ -105,12 +105,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Sessions::from_ref(state)
-            .user_of(&parts.headers)
-            .map(CurrentUser)
-            .ok_or(ApiError::Unauthorized(
-                "sign in first: no valid session cookie",
-            ))
+        let CurrentSession(session) = CurrentSession::from_request_parts(parts, state).await?;
+        Ok(CurrentUser(session.user))
     }
 }
 
