@@ -80,7 +80,8 @@ async fn by_default_a_cross_user_send_answers_403_and_stores_nothing() {
 async fn demo_mode_keeps_sign_in_by_name_and_sending_to_others() {
     let app = spawn_app().await;
     let html = app.client.get(app.url("/sign-in")).send().await.unwrap();
-    assert!(html.text().await.unwrap().contains("name=\"name\""));
+    let html = html.text().await.unwrap();
+    assert!(html.contains("name=\"name\""), "{html}");
     let signed_in = app
         .server_fn("/api/account/sign_in", None, &[("name", "alice")])
         .await;
