@@ -12,6 +12,7 @@
 //! - [`pages`]: one module per page.
 //! - [`engine`] (ssr): the broker seam and its engines.
 //! - [`server`] (ssr): configuration, router, handlers, SSE, start-up.
+//! - [`jitter`] (ssr): random spreads that keep reconnect and resync herds apart.
 
 #![recursion_limit = "256"]
 
@@ -24,6 +25,8 @@ pub mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod engine;
+#[cfg(feature = "ssr")]
+pub mod jitter;
 #[cfg(feature = "ssr")]
 pub mod server;
 

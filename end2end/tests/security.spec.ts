@@ -14,6 +14,7 @@ const production: Record<string, string> = {
   BELFRY_PUBLISH_KEY: publishKey,
   BELFRY_SESSION_SECRET: sessionSecret,
   BELFRY_RETRY_MS: '500',
+  BELFRY_DRAIN_SECS: '1',
 };
 
 test.describe('the default binary', () => {

@@ -313,7 +313,10 @@ mod browser {
         }
         let failures = connection.failures.get().saturating_add(1);
         connection.failures.set(failures);
-        let delay = Duration::from_millis((500u64 << failures.min(6)).min(30_000));
+        // Half to one and a half times the back-off, so the clients of a
+        // server that went away do not come back in one herd.
+        let base = (500u64 << failures.min(6)).min(30_000) as f64;
+        let delay = Duration::from_millis((base * (0.5 + js_sys::Math::random())) as u64);
         let retry = SendWrapper::new(Rc::clone(connection));
         set_timeout(move || open(&retry.take()), delay);
     }

@@ -14,6 +14,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{EngineError, Event, EventId, History, SharedEngine, Subscription};
 
+/// Followers that resync because the engine's feed was interrupted start
+/// their history reads at random moments within this window.
+pub const RESYNC_SPREAD: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How a follower starts, decided by [`follow`].
 #[derive(Debug, Clone)]
 pub enum Start {
@@ -115,6 +119,11 @@ impl Deliveries {
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(channel = %self.channel, missed, "subscriber lagged; resyncing from history");
+                    if missed == 0 {
+                        // The engine's feed was interrupted (an outage), so
+                        // every follower resyncs now: spread them out.
+                        tokio::time::sleep(crate::jitter::below(RESYNC_SPREAD)).await;
+                    }
                     if !self.resync().await {
                         self.finished = true;
                         return Some(Delivery::Reset);

@@ -146,7 +146,13 @@ pub struct Config {
     #[arg(long, env = "BELFRY_PUBLISH_KEY", hide_env_values = true)]
     pub publish_key: Option<String>,
 
-    /// Seconds to let open connections finish after a shutdown signal.
+    /// Seconds over which open streams are closed after SIGTERM/SIGINT,
+    /// each at a random moment, so clients reconnect elsewhere spread out
+    /// (0 = all at once). `/readyz` answers 503 from the signal on.
+    #[arg(long, env = "BELFRY_DRAIN_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_secs: u64,
+
+    /// Seconds to let open connections finish after the drain.
     #[arg(long, env = "BELFRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 
@@ -199,6 +205,7 @@ impl Config {
             session_ttl_hours: 168,
             cookie_secure: false,
             publish_key: None,
+            drain_secs: 10,
             shutdown_grace_secs: 10,
             leptos_config: PathBuf::from("Leptos.toml"),
         }
@@ -244,6 +251,11 @@ impl Config {
         Duration::from_secs(self.write_timeout_secs)
     }
 
+    /// The window over which streams are closed on shutdown.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
     /// How long to wait for connections to drain on shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
@@ -283,6 +295,7 @@ impl fmt::Debug for Config {
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("cookie_secure", &self.cookie_secure)
             .field("publish_key", &self.publish_key.as_ref().map(|_| "<set>"))
+            .field("drain_secs", &self.drain_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("leptos_config", &self.leptos_config)
             .finish()

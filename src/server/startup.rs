@@ -82,13 +82,14 @@ impl Application {
         let client_ip = ClientIpSource::new(config.client_ip_header.as_deref())
             .map_err(StartupError::Unsupported)?;
         let engine = build_engine(&config)?;
-        let sse = SseHub::new(config.heartbeat(), config.retry(), shutdown.clone()).with_limits(
-            StreamLimits::new(StreamLimitConfig {
+        let draining = CancellationToken::new();
+        let sse = SseHub::new(config.heartbeat(), config.retry(), draining.clone())
+            .with_drain_window(config.drain())
+            .with_limits(StreamLimits::new(StreamLimitConfig {
                 per_user: config.max_streams_per_user,
                 per_ip: config.max_streams_per_ip,
                 total: config.max_streams,
-            }),
-        );
+            }));
         let rate = RateLimits::new(RateConfig {
             publish_per_sec: config.publish_rate,
             publish_burst: config.publish_burst,
@@ -109,6 +110,7 @@ impl Application {
             task_step: config.task_step(),
             activity,
             shutdown: shutdown.clone(),
+            draining,
             engine,
             metrics: Metrics::new(&sse),
             sse,
@@ -151,9 +153,12 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `signal` resolves, then ends every SSE stream, stops
-    /// accepting, and waits up to the configured grace period for open
-    /// connections to finish.
+    /// Serves until `signal` resolves, then drains: `/readyz` answers 503
+    /// and new streams 503 at once, open streams close spread over the
+    /// drain window (each with a jittered `retry:`), while requests (such
+    /// as publishes) are still served. Then background work stops, the
+    /// listener closes, and open connections get the grace period to
+    /// finish.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -162,16 +167,24 @@ impl Application {
             header_read_timeout: self.config.header_read_timeout(),
             write_timeout: self.config.write_timeout(),
         };
-        let token = self.shutdown.clone();
+        let (draining, shutdown) = (self.state.draining.clone(), self.shutdown.clone());
+        let window = self.config.drain();
+        let stop = async move {
+            signal.await;
+            tracing::info!(
+                ?window,
+                "draining: not ready, closing streams over the window"
+            );
+            draining.cancel();
+            tokio::time::sleep(window).await;
+            tracing::info!("shutting down: stopping background work and the listener");
+            shutdown.cancel();
+        };
         http::serve(
             self.listener,
             self.router,
             limits,
-            signal,
-            move || {
-                tracing::info!("shutting down: ending streams and draining connections");
-                token.cancel();
-            },
+            stop,
             self.config.shutdown_grace(),
         )
         .await

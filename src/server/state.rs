@@ -53,6 +53,10 @@ pub struct AppState {
     pub activity: ActivityFeed,
     /// Cancelled when the server shuts down (background work stops).
     pub shutdown: CancellationToken,
+    /// Cancelled when a shutdown signal arrives: the drain begins (readiness
+    /// fails, streams close over the drain window). Before `shutdown`.
+    #[from_ref(skip)]
+    pub draining: CancellationToken,
     /// Demo mode: sign-in by name, sending to other users.
     pub demo: bool,
     /// Which origins may make cookie-authenticated changes.

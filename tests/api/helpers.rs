@@ -90,6 +90,7 @@ pub fn test_config() -> Config {
     config.publish_key = Some(PUBLISH_KEY.into());
     config.session_secret = Some("integration-test-session-secret".into());
     config.demo = true;
+    config.drain_secs = 1;
     config.publish_rate = 0;
     config.sign_in_rate_per_min = 0;
     config.send_rate_per_min = 0;

@@ -27,6 +27,7 @@ macro_rules! on_both_engines {
 mod activity;
 mod csrf;
 mod demo_mode;
+mod drain;
 mod health;
 mod helpers;
 mod inbox_stream;

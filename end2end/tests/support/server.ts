@@ -39,6 +39,7 @@ export const serverEnv: Record<string, string> = {
   BELFRY_PUBLISH_KEY: publishKey,
   BELFRY_SESSION_SECRET: sessionSecret,
   BELFRY_RETRY_MS: '500',
+  BELFRY_DRAIN_SECS: '1',
   BELFRY_DEMO: '1',
   BELFRY_PUBLISH_RATE: '0',
   BELFRY_SIGN_IN_RATE_PER_MIN: '0',

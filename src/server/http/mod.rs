@@ -10,9 +10,9 @@
 //!   socket; reads have no timeout, since an SSE client never writes).
 //! - **The peer address** goes into each request as `ConnectInfo`, for the
 //!   limits (`server::limits::client_ip`).
-//! - **Drain**: when the stop signal fires, the listener closes, `on_stop`
-//!   runs (it ends every SSE stream), and open connections get `grace` to
-//!   finish their responses.
+//! - **Stop**: when `stop` resolves (after the drain, see
+//!   `server::startup`), the listener closes and open connections get
+//!   `grace` to finish their responses; requests in flight complete.
 //!
 //! Routing and handlers are the router's business; this module must not
 //! look at requests.
@@ -41,14 +41,13 @@ pub struct ConnectionLimits {
     pub write_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `stop` resolves, then calls
-/// `on_stop` and waits up to `grace` for open connections to finish.
+/// Serves `router` on `listener` until `stop` resolves, then waits up to
+/// `grace` for open connections to finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
-    on_stop: impl FnOnce(),
     grace: Duration,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -80,7 +79,6 @@ pub async fn serve(
         }
     }
     drop(listener);
-    on_stop();
     tokio::select! {
         () = graceful.shutdown() => Ok(()),
         () = tokio::time::sleep(grace) => {

@@ -42,6 +42,8 @@ pub struct SseHub {
 
 struct HubInner {
     heartbeat: Duration,
+    retry_ms: u64,
+    drain_window: Duration,
     retry_hint: Bytes,
     heartbeat_frame: Bytes,
     shutdown: CancellationToken,
@@ -58,6 +60,8 @@ impl SseHub {
         Self {
             inner: Arc::new(HubInner {
                 heartbeat: heartbeat.max(Duration::from_millis(10)),
+                retry_ms,
+                drain_window: Duration::ZERO,
                 retry_hint: frame::retry(retry_ms),
                 heartbeat_frame: frame::comment("ping"),
                 shutdown,
@@ -73,6 +77,8 @@ impl SseHub {
     pub fn with_limits(self, limits: StreamLimits) -> Self {
         let inner = HubInner {
             heartbeat: self.inner.heartbeat,
+            retry_ms: self.inner.retry_ms,
+            drain_window: self.inner.drain_window,
             retry_hint: self.inner.retry_hint.clone(),
             heartbeat_frame: self.inner.heartbeat_frame.clone(),
             shutdown: self.inner.shutdown.clone(),
@@ -85,11 +91,32 @@ impl SseHub {
         }
     }
 
+    /// The same hub, closing its open streams at random moments spread
+    /// over `window` once the stop token fires (the default closes them at
+    /// once), so their clients do not reconnect in one herd.
+    pub fn with_drain_window(mut self, window: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.drain_window = window;
+        }
+        self
+    }
+
     /// A place for one more stream of `user` (anonymous: `None`) from
-    /// `ip`, or 429 when a limit is reached. Take it before doing any work
-    /// for the stream.
+    /// `ip`, or 429 when a limit is reached, or 503 while draining. Take it
+    /// before doing any work for the stream.
     pub fn admit(&self, user: Option<&UserName>, ip: ClientIp) -> Result<StreamPermit, ApiError> {
+        if self.is_draining() {
+            return Err(ApiError::Unavailable {
+                message: "this server is shutting down; reconnect to another".into(),
+                retry_after: Some(1),
+            });
+        }
         self.inner.limits.admit(user, ip.0)
+    }
+
+    /// Whether the stop token fired: streams are being drained.
+    pub fn is_draining(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
     }
 
     /// The gauge of streams open now (registered with the metrics registry).
@@ -146,8 +173,13 @@ impl SseHub {
 /// not reschedule the heartbeat timer (that would take the runtime's timer
 /// lock once per event per stream); instead a tick after a frame is skipped,
 /// so an idle stream hears a ping within one to two heartbeat periods. And
-/// each stream waits on its own child of the shutdown token, so polling it
+/// each stream waits on its own child of the stop token, so polling it
 /// never contends on one lock shared by every stream.
+///
+/// Draining: when the stop token fires, the stream picks a random moment
+/// within the drain window (its timer is allocated only then), and at that
+/// moment sends a `retry:` hint between one and two reconnect delays, then
+/// ends.
 struct SseBody {
     hub: Arc<HubInner>,
     first: Option<Bytes>,
@@ -156,6 +188,8 @@ struct SseBody {
     /// A frame went out since the last heartbeat tick.
     sent_since_tick: bool,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// When the stream ends during a drain (set once the stop token fired).
+    drain_at: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,
     /// The stream's place under the limits, given back on drop.
     _permit: StreamPermit,
@@ -174,6 +208,7 @@ impl SseBody {
             frames,
             heartbeat,
             sent_since_tick: false,
+            drain_at: None,
             done: false,
             _permit: permit,
         }
@@ -211,9 +246,21 @@ impl Stream for SseBody {
             }
             Poll::Pending => {}
         }
-        if this.shutdown.as_mut().poll(cx).is_ready() {
-            this.done = true;
-            return Poll::Ready(None);
+        if this.drain_at.is_none() && this.shutdown.as_mut().poll(cx).is_ready() {
+            let window = this.hub.drain_window;
+            if window.is_zero() {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            this.drain_at = Some(Box::pin(tokio::time::sleep(crate::jitter::below(window))));
+        }
+        if let Some(drain_at) = &mut this.drain_at {
+            if drain_at.as_mut().poll(cx).is_ready() {
+                this.done = true;
+                let spread = crate::jitter::below(Duration::from_millis(this.hub.retry_ms));
+                let retry = this.hub.retry_ms + u64::try_from(spread.as_millis()).unwrap_or(0);
+                return Poll::Ready(Some(frame::retry(retry)));
+            }
         }
         while this.heartbeat.poll_tick(cx).is_ready() {
             if !std::mem::take(&mut this.sent_since_tick) {
@@ -312,6 +359,48 @@ mod tests {
         assert!(
             next_frame(&mut body).await.is_none(),
             "stream ends on shutdown"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_ends_each_stream_within_the_window_with_a_jittered_retry_hint() {
+        let (hub, shutdown) = hub(100_000);
+        let hub = hub.with_drain_window(Duration::from_secs(10));
+        let mut bodies: Vec<_> = (0..20)
+            .map(|_| {
+                hub.respond(permit(&hub), futures::stream::pending())
+                    .into_body()
+                    .into_data_stream()
+            })
+            .collect();
+        for body in &mut bodies {
+            assert!(next_frame(body).await.is_some(), "retry hint");
+        }
+        let started = Instant::now();
+        shutdown.cancel();
+        assert!(hub.is_draining());
+        assert!(
+            hub.admit(None, ClientIp::default()).is_err(),
+            "no new streams"
+        );
+        // Every body is polled at once, as a server polls its connections.
+        let ended_at = futures::future::join_all(bodies.iter_mut().map(|body| async move {
+            let last = next_frame(body).await.expect("a final retry hint");
+            let text = std::str::from_utf8(&last).unwrap().to_owned();
+            let retry: u64 = text
+                .trim()
+                .strip_prefix("retry: ")
+                .and_then(|ms| ms.parse().ok())
+                .expect("retry: <ms>");
+            assert!((1500..3000).contains(&retry), "{text:?}");
+            assert!(next_frame(body).await.is_none(), "then the stream ends");
+            started.elapsed()
+        }))
+        .await;
+        assert!(ended_at.iter().all(|at| *at < Duration::from_secs(10)));
+        assert!(
+            ended_at.iter().any(|at| *at > Duration::ZERO),
+            "spread, not at once"
         );
     }
 
