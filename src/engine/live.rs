@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::stats::LATENCY_SAMPLE;
 use super::{EngineError, Event, EventId, History, SharedEngine, Subscription};
 
 /// Followers that resync because the engine's feed was interrupted start
@@ -80,6 +81,7 @@ pub async fn follow(
         cursor,
         backlog: VecDeque::new(),
         finished: false,
+        delivered: 0,
     };
     Ok((start, deliveries))
 }
@@ -94,6 +96,8 @@ pub struct Deliveries {
     /// Events fetched from history during a resync, not yet delivered.
     backlog: VecDeque<Arc<Event>>,
     finished: bool,
+    /// Events delivered so far (for sampling the latency histogram).
+    delivered: u32,
 }
 
 impl Deliveries {
@@ -105,20 +109,19 @@ impl Deliveries {
             }
             if let Some(event) = self.backlog.pop_front() {
                 if self.is_new(&event) {
-                    self.cursor = event.id;
-                    return Some(Delivery::Event(event));
+                    return Some(self.deliver(event));
                 }
                 continue;
             }
             match self.subscription.recv().await {
                 Ok(event) => {
                     if self.is_new(&event) {
-                        self.cursor = event.id;
-                        return Some(Delivery::Event(event));
+                        return Some(self.deliver(event));
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(channel = %self.channel, missed, "subscriber lagged; resyncing from history");
+                    self.engine.stats().resync(missed == 0);
                     if missed == 0 {
                         // The engine's feed was interrupted (an outage), so
                         // every follower resyncs now: spread them out.
@@ -126,6 +129,7 @@ impl Deliveries {
                     }
                     if !self.resync().await {
                         self.finished = true;
+                        self.engine.stats().resets.inc();
                         return Some(Delivery::Reset);
                     }
                 }
@@ -139,6 +143,27 @@ impl Deliveries {
         futures::stream::unfold(self, |mut feed| async move {
             feed.next().await.map(|delivery| (delivery, feed))
         })
+    }
+
+    /// Moves the cursor to `event` and hands it out, observing its
+    /// publish-to-delivery latency for one delivery in
+    /// [`LATENCY_SAMPLE`] (the first included).
+    fn deliver(&mut self, event: Arc<Event>) -> Delivery {
+        self.cursor = event.id;
+        if self.delivered.is_multiple_of(LATENCY_SAMPLE) {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis());
+            let late_ms = now_ms.saturating_sub(u128::from(event.id.ms));
+            // Milliseconds to seconds: precision to the millisecond is what
+            // the id's clock gives.
+            self.engine
+                .stats()
+                .delivery_latency
+                .observe(late_ms as f64 / 1000.0);
+        }
+        self.delivered = self.delivered.wrapping_add(1);
+        Delivery::Event(event)
     }
 
     fn is_new(&self, event: &Event) -> bool {

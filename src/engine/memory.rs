@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::stats::EngineStats;
 use super::{Engine, EngineError, Event, EventId, History, Live, PublishOptions, Subscription};
 
 /// Sizes of the in-process engine.
@@ -53,6 +54,7 @@ pub struct MemoryEngine {
     config: MemoryConfig,
     channels: Mutex<Channels>,
     sets: Mutex<HashMap<String, HashSet<String>>>,
+    stats: EngineStats,
 }
 
 #[derive(Default)]
@@ -92,7 +94,50 @@ impl MemoryEngine {
             config,
             channels: Mutex::new(Channels::default()),
             sets: Mutex::new(HashMap::new()),
+            stats: {
+                let stats = EngineStats::default();
+                stats.link_up.set(1);
+                stats
+            },
         }
+    }
+
+    /// Stores and announces one event (the body of `publish_with`).
+    fn store(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+        options: PublishOptions,
+    ) -> Result<Arc<Event>, EngineError> {
+        let mut channels = self.lock();
+        let config = self.config;
+        // Check the precondition first: a refused publish creates nothing.
+        if let Some(expected) = options.expect_last {
+            let newest = channels
+                .live(channel)
+                .and_then(|channel| channel.history.back())
+                .map_or(EventId::ZERO, |event| event.id);
+            if newest != expected {
+                return Err(EngineError::Conflict);
+            }
+        }
+        let channel = channels.get_or_create(channel, &config)?;
+        let cap = options
+            .cap
+            .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
+        let id = EventId::next_after(channel.last_id, now_ms());
+        let event = Arc::new(Event::new(id, name, data));
+        channel.last_id = Some(id);
+        channel.history.push_back(Arc::clone(&event));
+        while channel.history.len() > cap {
+            if let Some(evicted) = channel.history.pop_front() {
+                channel.evicted_through = Some(evicted.id);
+            }
+        }
+        // No receivers is not an error: the event is stored for replay.
+        let _ = channel.sender.send(Live::Event(Arc::clone(&event)));
+        Ok(event)
     }
 
     fn lock(&self) -> MutexGuard<'_, Channels> {
@@ -199,34 +244,13 @@ impl Engine for MemoryEngine {
         data: Bytes,
         options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
-        let mut channels = self.lock();
-        let config = self.config;
-        // Check the precondition first: a refused publish creates nothing.
-        if let Some(expected) = options.expect_last {
-            let newest = channels
-                .live(channel)
-                .and_then(|channel| channel.history.back())
-                .map_or(EventId::ZERO, |event| event.id);
-            if newest != expected {
-                return Err(EngineError::Conflict);
-            }
-        }
-        let channel = channels.get_or_create(channel, &config)?;
-        let cap = options
-            .cap
-            .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
-        let id = EventId::next_after(channel.last_id, now_ms());
-        let event = Arc::new(Event::new(id, name, data));
-        channel.last_id = Some(id);
-        channel.history.push_back(Arc::clone(&event));
-        while channel.history.len() > cap {
-            if let Some(evicted) = channel.history.pop_front() {
-                channel.evicted_through = Some(evicted.id);
-            }
-        }
-        // No receivers is not an error: the event is stored for replay.
-        let _ = channel.sender.send(Live::Event(Arc::clone(&event)));
-        Ok(event)
+        let published = self.store(channel, name, data, options);
+        self.stats.publish_outcome(&published);
+        published
+    }
+
+    fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {

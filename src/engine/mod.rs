@@ -2,8 +2,8 @@
 //!
 //! Owns the [`Engine`] trait, the event types every engine speaks
 //! ([`event`]), the in-process engine ([`memory`]), the Redis engine
-//! ([`redis`]) and the slow-subscriber policy shared by all engines
-//! ([`live`]). It must not know about HTTP, SSE
+//! ([`redis`]), the slow-subscriber policy shared by all engines
+//! ([`live`]) and the counters every engine keeps ([`stats`]). It must not know about HTTP, SSE
 //! headers, users or the UI: handlers turn a [`live::Delivery`] stream into a
 //! response, and the notification layer decides which channel is whose.
 //!
@@ -32,6 +32,7 @@ pub mod event;
 pub mod live;
 pub mod memory;
 pub mod redis;
+pub mod stats;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -167,6 +168,9 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Whether the engine can serve requests now (used by `/readyz`).
     async fn ready(&self) -> bool;
+
+    /// The engine's counters for operators (`/metrics`).
+    fn stats(&self) -> &stats::EngineStats;
 }
 
 /// The engine handle shared across the server.

@@ -120,6 +120,15 @@ pub struct Config {
     #[arg(long, env = "BELFRY_SEND_RATE_PER_MIN", default_value_t = 30)]
     pub send_rate_per_min: u32,
 
+    /// Serve `/metrics` on this address only (e.g. a private interface),
+    /// not on the main one.
+    #[arg(long, env = "BELFRY_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    #[arg(long, env = "BELFRY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Seconds a client has to send a request's headers.
     #[arg(long, env = "BELFRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout_secs: u64,
@@ -199,6 +208,8 @@ impl Config {
             publish_burst: 200,
             sign_in_rate_per_min: 10,
             send_rate_per_min: 30,
+            metrics_addr: None,
+            metrics_token: None,
             header_read_timeout_secs: 30,
             request_timeout_secs: 30,
             write_timeout_secs: 60,
@@ -289,6 +300,11 @@ impl fmt::Debug for Config {
             .field("publish_burst", &self.publish_burst)
             .field("sign_in_rate_per_min", &self.sign_in_rate_per_min)
             .field("send_rate_per_min", &self.send_rate_per_min)
+            .field("metrics_addr", &self.metrics_addr)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
+            )
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("write_timeout_secs", &self.write_timeout_secs)
@@ -362,6 +378,7 @@ mod tests {
         config.redis_url = Some("redis://:hunter2@db:6379".into());
         config.session_secret = Some("session-hunter2".into());
         config.publish_key = Some("publish-hunter2".into());
+        config.metrics_token = Some("metrics-hunter2".into());
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("<set>"));

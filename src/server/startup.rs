@@ -19,6 +19,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use super::activity::{self, service::ActivityFeed};
 use super::auth::origin::{self, OriginPolicy};
@@ -34,7 +36,8 @@ use super::inbox::{self, service::Inbox};
 use super::limits::client_ip::{self, ClientIpSource};
 use super::limits::rate::{self, RateConfig, RateLimits};
 use super::limits::streams::{StreamLimitConfig, StreamLimits};
-use super::metrics::{self, Metrics};
+use super::metrics::http::{self as http_metrics, HttpMetrics};
+use super::metrics::{self, Metrics, Sources};
 use super::sse::SseHub;
 use super::state::AppState;
 use super::tasks::{self, service::Tasks};
@@ -65,6 +68,7 @@ pub enum StartupError {
 /// A server that is bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
@@ -102,6 +106,16 @@ impl Application {
         if config.demo {
             tracing::warn!("demo mode: anyone can sign in by name and send to anyone; never expose this on a public site");
         }
+        let http_metrics = HttpMetrics::default();
+        let metrics = Metrics::new(
+            Sources {
+                sse: &sse,
+                engine: engine.stats(),
+                session_ends: &session_ends,
+                http: &http_metrics,
+            },
+            config.metrics_token.as_deref(),
+        );
         let activity = ActivityFeed::new(engine.clone());
         let state = AppState {
             leptos_options,
@@ -112,7 +126,8 @@ impl Application {
             shutdown: shutdown.clone(),
             draining,
             engine,
-            metrics: Metrics::new(&sse),
+            metrics,
+            http_metrics,
             sse,
             clock: Clock::start(shutdown.clone()),
             sessions: Sessions {
@@ -127,6 +142,14 @@ impl Application {
             session_ends,
         };
         let router = router(state.clone(), &config);
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
@@ -135,6 +158,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
+            metrics_listener,
             local_addr,
             router,
             state,
@@ -146,6 +170,13 @@ impl Application {
     /// The address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address `/metrics` is served on, when it has its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// The shared state (tests read counters from it).
@@ -167,6 +198,20 @@ impl Application {
             header_read_timeout: self.config.header_read_timeout(),
             write_timeout: self.config.write_timeout(),
         };
+        if let Some(listener) = self.metrics_listener {
+            let metrics = Router::new()
+                .route("/metrics", get(metrics::serve))
+                .with_state(Arc::clone(&self.state.metrics));
+            let shutdown = self.shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, metrics)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let (draining, shutdown) = (self.state.draining.clone(), self.shutdown.clone());
         let window = self.config.drain();
         let stop = async move {
@@ -208,7 +253,14 @@ pub fn router(state: AppState, config: &Config) -> Router {
         );
     let routes = generate_route_list(App);
     let shell_options = state.leptos_options.clone();
-    let requests = Router::new()
+    // With its own address, /metrics is served there only.
+    let metrics_route = Router::new();
+    let metrics_route = if config.metrics_addr.is_none() {
+        metrics_route.route("/metrics", get(metrics::serve))
+    } else {
+        metrics_route
+    };
+    let requests = metrics_route
         .route(
             "/api/notifications",
             post(inbox::api::publish).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
@@ -224,7 +276,6 @@ pub fn router(state: AppState, config: &Config) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::serve))
         // Server functions get the whole `AppState` as context from this call.
         .leptos_routes_with_context(&state, routes, || (), move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -238,6 +289,18 @@ pub fn router(state: AppState, config: &Config) -> Router {
             state.origins.clone(),
             origin::refuse_cross_site,
         ))
+        .layer(from_fn_with_state(
+            state.http_metrics.clone(),
+            http_metrics::track,
+        ))
+        // The access log: one line per response (method, path, status,
+        // latency); never headers, so cookies and keys stay out of it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(from_fn_with_state(
             state.client_ip.clone(),
             client_ip::resolve,

@@ -21,6 +21,7 @@ use super::clock::Clock;
 use super::inbox::service::Inbox;
 use super::limits::client_ip::ClientIpSource;
 use super::limits::rate::RateLimits;
+use super::metrics::http::HttpMetrics;
 use super::metrics::Metrics;
 use super::sse::SseHub;
 use super::tasks::service::Tasks;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub clock: Clock,
     /// This instance's metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The HTTP request series (fed by the router's middleware).
+    pub http_metrics: HttpMetrics,
     /// Per-user inboxes.
     pub inbox: Inbox,
     /// Session cookies and tokens.

@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 /// A running app and the means to stop it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when it has its own address.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -119,6 +121,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -126,6 +129,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     }));
     TestApp {
         addr,
+        metrics_addr,
         state,
         client: reqwest::Client::new(),
         stop: Some(stop),

@@ -33,6 +33,7 @@ mod helpers;
 mod inbox_stream;
 mod leaks;
 mod limits;
+mod metrics;
 mod pages;
 mod publish;
 mod redis;

@@ -66,6 +66,12 @@ async fn a_token_that_expires_in_2_s_ends_its_streams_within_3_s_with_the_final_
     let elapsed = started.elapsed();
     assert!(elapsed <= Duration::from_secs(3), "ended after {elapsed:?}");
     assert!(inbox.next_frame(WAIT).await.is_none(), "the stream ended");
+    let ended = app.state.session_ends.ended_counter();
+    assert_eq!(
+        ended.get_or_create(&vec![("reason", "expired")]).get(),
+        2,
+        "counted"
+    );
     let refused = app
         .client
         .get(app.url("/api/sse/notifications"))
@@ -122,6 +128,11 @@ async fn signing_out_ends_that_browsers_streams_and_no_others() {
     assert_eq!(session_end(&mut mine, WAIT).await, "signed_out");
     assert_eq!(session_end(&mut feed, WAIT).await, "signed_out");
     assert!(mine.next_frame(WAIT).await.is_none());
+    let ended = app.state.session_ends.ended_counter();
+    assert_eq!(
+        ended.get_or_create(&vec![("reason", "signed_out")]).get(),
+        2
+    );
 
     app.notify("alice", "still here").await;
     let event = theirs.next_event(WAIT).await.unwrap();

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::engine::stats::EngineStats;
 use futures::StreamExt;
 use redis::aio::PubSubSink;
 use tokio::sync::{broadcast, watch, Notify};
@@ -68,16 +69,18 @@ pub struct Fanout {
     changed: Notify,
     link: watch::Sender<Link>,
     live_buffer: usize,
+    stats: EngineStats,
 }
 
 impl Fanout {
     /// An empty registry; nothing is connected until [`run`] is spawned.
-    pub fn new(live_buffer: usize) -> Arc<Self> {
+    pub fn new(live_buffer: usize, stats: EngineStats) -> Arc<Self> {
         Arc::new(Self {
             registry: Mutex::new(Registry::default()),
             changed: Notify::new(),
             link: watch::Sender::new(Link::Starting),
             live_buffer: live_buffer.max(1),
+            stats,
         })
     }
 
@@ -269,6 +272,7 @@ impl Drop for Lease {
 /// Marks the link down and waits out `backoff`, doubling it for next time.
 async fn back_off(fanout: &Fanout, backoff: &mut Duration) {
     fanout.link.send_replace(Link::Down);
+    fanout.stats.link_up.set(0);
     tokio::time::sleep(*backoff).await;
     *backoff = (*backoff * 2).min(BACKOFF_MAX);
 }
@@ -308,7 +312,9 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
         }
         backoff = BACKOFF_MIN;
         let was = fanout.link.send_replace(Link::Up);
+        fanout.stats.link_up.set(1);
         if was == Link::Down {
+            fanout.stats.reconnects.inc();
             tracing::info!(
                 channels = subscribed.len(),
                 "Redis subscriber connection is back; resyncing streams"

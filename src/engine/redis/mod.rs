@@ -30,6 +30,7 @@ use redis::{RedisError, Script, Value};
 
 use self::fanout::Fanout;
 use self::keys::{channel_keys, set_key};
+use super::stats::EngineStats;
 use super::{Engine, EngineError, Event, EventId, History, PublishOptions, Subscription};
 
 /// The publish script (`publish.lua`): the documented way for any backend to
@@ -67,6 +68,7 @@ pub struct RedisEngine {
     publish: Script,
     history: Script,
     subscriber: tokio::task::JoinHandle<()>,
+    stats: EngineStats,
 }
 
 impl Drop for RedisEngine {
@@ -91,7 +93,8 @@ impl RedisEngine {
             .set_max_delay(Duration::from_millis(500));
         let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map_err(unavailable)?;
-        let fanout = Fanout::new(config.live_buffer);
+        let stats = EngineStats::default();
+        let fanout = Fanout::new(config.live_buffer, stats.clone());
         let subscriber = tokio::spawn(fanout::run(Arc::clone(&fanout), client));
         Ok(Self {
             commands,
@@ -100,12 +103,47 @@ impl RedisEngine {
             publish: Script::new(PUBLISH_SCRIPT),
             history: Script::new(HISTORY_SCRIPT),
             subscriber,
+            stats,
         })
     }
 
     /// How many Pub/Sub channels this instance is subscribed to.
     pub fn subscribed_channels(&self) -> usize {
         self.fanout.channel_count()
+    }
+
+    /// Stores and announces one event through the publish script (the
+    /// body of `publish_with`).
+    async fn store(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+        options: PublishOptions,
+    ) -> Result<Arc<Event>, EngineError> {
+        let keys = channel_keys(channel);
+        let cap = options
+            .cap
+            .map_or(self.history_cap, |cap| cap.clamp(1, self.history_cap));
+        let expect_last = options
+            .expect_last
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let trim = if options.cap.is_some() { "exact" } else { "" };
+        let value: Value = self
+            .publish
+            .key(&keys.stream)
+            .arg(&keys.pubsub)
+            .arg(name)
+            .arg(data.as_ref())
+            .arg(cap)
+            .arg(expect_last)
+            .arg(trim)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        let id = reply::event_id(value).map_err(malformed)?;
+        Ok(Arc::new(Event::new(id, name, data)))
     }
 
     fn connection(&self) -> ConnectionManager {
@@ -182,29 +220,13 @@ impl Engine for RedisEngine {
         data: Bytes,
         options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
-        let keys = channel_keys(channel);
-        let cap = options
-            .cap
-            .map_or(self.history_cap, |cap| cap.clamp(1, self.history_cap));
-        let expect_last = options
-            .expect_last
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        let trim = if options.cap.is_some() { "exact" } else { "" };
-        let value: Value = self
-            .publish
-            .key(&keys.stream)
-            .arg(&keys.pubsub)
-            .arg(name)
-            .arg(data.as_ref())
-            .arg(cap)
-            .arg(expect_last)
-            .arg(trim)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(engine_error)?;
-        let id = reply::event_id(value).map_err(malformed)?;
-        Ok(Arc::new(Event::new(id, name, data)))
+        let published = self.store(channel, name, data, options).await;
+        self.stats.publish_outcome(&published);
+        published
+    }
+
+    fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {

@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::{Future, Stream};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -50,6 +52,7 @@ pub struct SessionEnds {
     engine: SharedEngine,
     live: Arc<Mutex<HashMap<SessionId, Watched>>>,
     listening: Arc<AtomicBool>,
+    ended: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 struct Watched {
@@ -64,7 +67,14 @@ impl SessionEnds {
             engine,
             live: Arc::default(),
             listening: Arc::default(),
+            ended: Family::default(),
         }
+    }
+
+    /// Streams ended by their session, by `reason` (expired, signed_out),
+    /// for `/metrics`.
+    pub fn ended_counter(&self) -> Family<Vec<(&'static str, &'static str)>, Counter> {
+        self.ended.clone()
     }
 
     /// Whether this instance hears sign-outs from the others now.
@@ -102,7 +112,7 @@ impl SessionEnds {
             frames: Box::pin(frames),
             expiry: Box::pin(tokio::time::sleep_until(Instant::now() + left)),
             signed_out: Box::pin(signed_out),
-            _watch: Watch {
+            watch: Watch {
                 ends: self.clone(),
                 id: session.id,
             },
@@ -199,7 +209,7 @@ pub struct SessionBound {
     frames: FrameStream,
     expiry: Pin<Box<Sleep>>,
     signed_out: Pin<Box<WaitForCancellationFutureOwned>>,
-    _watch: Watch,
+    watch: Watch,
     done: bool,
 }
 
@@ -232,7 +242,15 @@ impl Stream for SessionBound {
             return Poll::Pending;
         };
         this.done = true;
-        tracing::debug!(?why, "stream ended with its session");
+        let reason = match why {
+            SessionEnd::Expired => "expired",
+            SessionEnd::SignedOut => "signed_out",
+        };
+        this.watch
+            .ends
+            .ended
+            .get_or_create(&vec![("reason", reason)])
+            .inc();
         Poll::Ready(Some(final_frame(why)))
     }
 }

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Future, Stream, StreamExt};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -50,6 +51,20 @@ struct HubInner {
     limits: StreamLimits,
     open: Gauge,
     opened: Counter,
+    counters: StreamCounters,
+}
+
+/// What happens to streams, for `/metrics`; clones share the values.
+#[derive(Clone, Default)]
+pub struct StreamCounters {
+    /// Streams closed, by `reason`: client_gone (the connection went away,
+    /// including write timeouts), completed (the feed ended: a finished
+    /// task, a reset, a session end), drain (shutdown).
+    pub closed: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Streams refused, by `reason`: limit (429) or draining (503).
+    pub refused: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Frames handed to connections (events, hints and heartbeats).
+    pub frames: Counter,
 }
 
 impl SseHub {
@@ -68,6 +83,7 @@ impl SseHub {
                 limits: StreamLimits::default(),
                 open: Gauge::default(),
                 opened: Counter::default(),
+                counters: StreamCounters::default(),
             }),
         }
     }
@@ -85,6 +101,7 @@ impl SseHub {
             limits,
             open: self.inner.open.clone(),
             opened: self.inner.opened.clone(),
+            counters: self.inner.counters.clone(),
         };
         Self {
             inner: Arc::new(inner),
@@ -105,13 +122,29 @@ impl SseHub {
     /// `ip`, or 429 when a limit is reached, or 503 while draining. Take it
     /// before doing any work for the stream.
     pub fn admit(&self, user: Option<&UserName>, ip: ClientIp) -> Result<StreamPermit, ApiError> {
+        let refused = |reason| {
+            self.inner
+                .counters
+                .refused
+                .get_or_create(&vec![("reason", reason)])
+                .inc();
+        };
         if self.is_draining() {
+            refused("draining");
             return Err(ApiError::Unavailable {
                 message: "this server is shutting down; reconnect to another".into(),
                 retry_after: Some(1),
             });
         }
-        self.inner.limits.admit(user, ip.0)
+        self.inner
+            .limits
+            .admit(user, ip.0)
+            .inspect_err(|_| refused("limit"))
+    }
+
+    /// The stream counters (registered with the metrics registry).
+    pub fn counters(&self) -> StreamCounters {
+        self.inner.counters.clone()
     }
 
     /// Whether the stop token fired: streams are being drained.
@@ -190,6 +223,12 @@ struct SseBody {
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// When the stream ends during a drain (set once the stop token fired).
     drain_at: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Frames handed out but not yet added to the shared counter (added
+    /// when the stream goes idle, so a burst costs one atomic add).
+    unflushed: u32,
+    /// Why the stream ended (`None` while it runs: dropped then means the
+    /// client went away).
+    ended: Option<&'static str>,
     done: bool,
     /// The stream's place under the limits, given back on drop.
     _permit: StreamPermit,
@@ -209,15 +248,38 @@ impl SseBody {
             heartbeat,
             sent_since_tick: false,
             drain_at: None,
+            unflushed: 0,
+            ended: None,
             done: false,
             _permit: permit,
         }
     }
 }
 
+impl SseBody {
+    fn flush_frames(&mut self) {
+        if self.unflushed > 0 {
+            self.hub.counters.frames.inc_by(u64::from(self.unflushed));
+            self.unflushed = 0;
+        }
+    }
+
+    fn end(&mut self, why: &'static str) {
+        self.done = true;
+        self.ended = Some(why);
+    }
+}
+
 impl Drop for SseBody {
     fn drop(&mut self) {
         self.hub.open.dec();
+        self.flush_frames();
+        let why = self.ended.unwrap_or("client_gone");
+        self.hub
+            .counters
+            .closed
+            .get_or_create(&vec![("reason", why)])
+            .inc();
     }
 }
 
@@ -230,6 +292,7 @@ impl Stream for SseBody {
             return Poll::Ready(None);
         }
         if let Some(first) = this.first.take() {
+            this.unflushed += 1;
             return Poll::Ready(Some(first));
         }
         // Frames first: a stream with a frame ready hands it out without
@@ -238,25 +301,27 @@ impl Stream for SseBody {
         match this.frames.as_mut().poll_next(cx) {
             Poll::Ready(Some(frame)) => {
                 this.sent_since_tick = true;
+                this.unflushed += 1;
                 return Poll::Ready(Some(frame));
             }
             Poll::Ready(None) => {
-                this.done = true;
+                this.end("completed");
                 return Poll::Ready(None);
             }
-            Poll::Pending => {}
+            Poll::Pending => this.flush_frames(),
         }
         if this.drain_at.is_none() && this.shutdown.as_mut().poll(cx).is_ready() {
             let window = this.hub.drain_window;
             if window.is_zero() {
-                this.done = true;
+                this.end("drain");
                 return Poll::Ready(None);
             }
             this.drain_at = Some(Box::pin(tokio::time::sleep(crate::jitter::below(window))));
         }
         if let Some(drain_at) = &mut this.drain_at {
             if drain_at.as_mut().poll(cx).is_ready() {
-                this.done = true;
+                this.end("drain");
+                this.unflushed += 1;
                 let spread = crate::jitter::below(Duration::from_millis(this.hub.retry_ms));
                 let retry = this.hub.retry_ms + u64::try_from(spread.as_millis()).unwrap_or(0);
                 return Poll::Ready(Some(frame::retry(retry)));
@@ -264,6 +329,7 @@ impl Stream for SseBody {
         }
         while this.heartbeat.poll_tick(cx).is_ready() {
             if !std::mem::take(&mut this.sent_since_tick) {
+                this.hub.counters.frames.inc();
                 return Poll::Ready(Some(this.hub.heartbeat_frame.clone()));
             }
         }
@@ -360,6 +426,24 @@ mod tests {
             next_frame(&mut body).await.is_none(),
             "stream ends on shutdown"
         );
+        drop(body);
+        let counters = hub.counters();
+        assert_eq!(
+            counters
+                .closed
+                .get_or_create(&vec![("reason", "drain")])
+                .get(),
+            1
+        );
+        assert_eq!(counters.frames.get(), 1, "the retry hint");
+        assert!(hub.admit(None, ClientIp::default()).is_err());
+        assert_eq!(
+            counters
+                .refused
+                .get_or_create(&vec![("reason", "draining")])
+                .get(),
+            1
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -415,5 +499,14 @@ mod tests {
         drop(second);
         assert_eq!(hub.open_streams(), 0);
         assert_eq!(hub.opened_counter().get(), 2);
+        let closed = hub
+            .counters()
+            .closed
+            .get_or_create(&vec![("reason", "client_gone")])
+            .get();
+        assert_eq!(
+            closed, 2,
+            "dropped before they ended: the clients went away"
+        );
     }
 }

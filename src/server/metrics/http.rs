@@ -1,0 +1,68 @@
+//! HTTP requests by route, method and status, and their time to the
+//! response head, for `/metrics`.
+//!
+//! Runs as axum middleware added with `Router::layer`, which runs after
+//! routing, so it reads the route *template* (`/api/sse/progress/{id}`,
+//! from axum's `MatchedPath`), never the raw path: the label set stays
+//! bounded whatever clients request. Requests no route matched (static
+//! files, 404s) share the route label `fallback`. tower-http offers a
+//! request log (used for the access log, see `server::startup`) but no
+//! request counter by route, hence this small layer.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+
+/// Labels of a request series.
+pub type RequestLabels = Vec<(&'static str, String)>;
+
+/// The request series; clones share the values.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    /// Requests answered, by method, route and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Seconds until the response head (for a stream: until it opened),
+    /// by route.
+    pub duration: Family<RequestLabels, Histogram>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                // 1 ms … ~16 s.
+                Histogram::new(exponential_buckets(0.001, 2.0, 15))
+            }),
+        }
+    }
+}
+
+/// Middleware: counts and times every request.
+pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "fallback".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .duration
+        .get_or_create(&vec![("route", route.clone())])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&vec![
+            ("method", method),
+            ("route", route),
+            ("status", response.status().as_str().to_owned()),
+        ])
+        .inc();
+    response
+}
