@@ -103,8 +103,20 @@ pub fn use_account() -> Resource<Option<Account>> {
 }
 
 /// Whether the server runs in demo mode, resolved on the server before the
-/// page is sent. A new resource per caller: only the sign-in page and the
-/// dashboard ask.
-pub fn use_demo_mode() -> Resource<bool> {
-    Resource::new_blocking(|| (), |()| async { demo_mode().await.unwrap_or(false) })
+/// page is sent and shared via context. Provided at the root, next to the
+/// account, so it is in the first HTML even without JavaScript (a blocking
+/// resource made inside a routed page may stream in later, out of order).
+pub fn provide_demo_mode() -> Resource<bool> {
+    let demo = Resource::new_blocking(|| (), |()| async { demo_mode().await.unwrap_or(false) });
+    provide_context(DemoFlag(demo));
+    demo
 }
+
+/// The resource provided by [`provide_demo_mode`].
+pub fn use_demo_mode() -> Resource<bool> {
+    expect_context::<DemoFlag>().0
+}
+
+/// Context wrapper, so the demo flag's resource is told apart from others.
+#[derive(Clone, Copy)]
+struct DemoFlag(Resource<bool>);

@@ -8,7 +8,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-use crate::account::provide_account;
+use crate::account::{provide_account, provide_demo_mode};
 use crate::components::header::Header;
 use crate::pages::{
     activity::ActivityPage, home::HomePage, notifications::NotificationsPage,
@@ -41,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_account();
+    provide_demo_mode();
     view! {
         <Stylesheet id="leptos" href="/pkg/belfry.css" />
         <Title text="Belfry" />

@@ -14,7 +14,7 @@ use std::time::Duration;
 use belfry::engine::live::{follow, Delivery, Start};
 use belfry::engine::memory::{MemoryConfig, MemoryEngine};
 use belfry::engine::redis::{RedisConfig, RedisEngine};
-use belfry::engine::{EngineError, EventId, History, PublishOptions, SharedEngine};
+use belfry::engine::{DedupeToken, EngineError, EventId, History, PublishOptions, SharedEngine};
 use bytes::Bytes;
 use redis_server::RedisServer;
 
@@ -312,6 +312,65 @@ mod suite {
         assert_eq!(engine.members("tasks").await.unwrap(), ["b"]);
     }
 
+    pub async fn a_dedupe_token_stores_once_per_channel_and_returns_the_first_id(make: Factory) {
+        let fixture = make(100, 64);
+        let engine = &fixture.engine;
+        let token = DedupeToken([7; 16]);
+        let once = PublishOptions {
+            dedupe: Some(token),
+            ..PublishOptions::default()
+        };
+        let mut watcher = engine.subscribe("inbox:alice").await.unwrap();
+        let first = engine
+            .publish_with("inbox:alice", "e", payload(1), once)
+            .await
+            .unwrap();
+        let again = engine
+            .publish_with("inbox:alice", "e", payload(1), once)
+            .await
+            .unwrap();
+        assert_eq!(again.id, first.id, "the retry returns the first id");
+        assert_eq!(engine.latest("inbox:alice", 10).await.unwrap().len(), 1);
+        assert_eq!(watcher.recv().await.unwrap().id, first.id);
+        let other = engine
+            .publish_with("inbox:bob", "e", payload(1), once)
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.latest("inbox:bob", 10).await.unwrap().len(),
+            1,
+            "per channel"
+        );
+        // A retried conditional publish that had succeeded is no conflict.
+        let conditional = PublishOptions {
+            expect_last: Some(EventId::ZERO),
+            ..once
+        };
+        assert_eq!(
+            engine
+                .publish_with("inbox:bob", "e", payload(1), conditional)
+                .await
+                .unwrap()
+                .id,
+            other.id
+        );
+        engine
+            .publish("inbox:alice", "e", payload(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.latest("inbox:alice", 10).await.unwrap().len(),
+            2,
+            "no token, no dedupe"
+        );
+        let announced = tokio::time::timeout(Duration::from_millis(300), watcher.recv()).await;
+        assert_eq!(
+            announced.unwrap().unwrap().data,
+            payload(2),
+            "the retry was never announced: the next live event is the new one"
+        );
+    }
+
     pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
         let fixture = make(1000, 4);
         let engine = &fixture.engine;
@@ -388,6 +447,11 @@ macro_rules! engine_suite {
             #[tokio::test]
             async fn an_expired_channel_is_gone_and_a_forgotten_member_too() {
                 suite::an_expired_channel_is_gone_and_a_forgotten_member_too($factory).await;
+            }
+            #[tokio::test]
+            async fn a_dedupe_token_stores_once_per_channel_and_returns_the_first_id() {
+                suite::a_dedupe_token_stores_once_per_channel_and_returns_the_first_id($factory)
+                    .await;
             }
             #[tokio::test]
             async fn publishing_never_waits_for_a_subscriber_that_does_not_read() {

@@ -23,7 +23,10 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use super::stats::EngineStats;
-use super::{Engine, EngineError, Event, EventId, History, Live, PublishOptions, Subscription};
+use super::{
+    DedupeToken, Engine, EngineError, Event, EventId, History, Live, PublishOptions, Subscription,
+    DEDUPE_TTL,
+};
 
 /// Sizes of the in-process engine.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +76,8 @@ struct Channel {
     last_used: u64,
     /// When the channel is to be deleted ([`Engine::expire`]).
     expires_at: Option<Instant>,
+    /// Dedupe tokens seen, with the id they stored (kept for `DEDUPE_TTL`).
+    dedupe: HashMap<DedupeToken, EventId>,
 }
 
 impl Channel {
@@ -112,6 +117,19 @@ impl MemoryEngine {
     ) -> Result<Arc<Event>, EngineError> {
         let mut channels = self.lock();
         let config = self.config;
+        // A publish already made under this token: its event, nothing new.
+        if let Some(token) = options.dedupe {
+            let prior = channels.live(channel).and_then(|channel| {
+                let id = *channel.dedupe.get(&token)?;
+                let stored = channel.history.iter().find(|event| event.id == id);
+                Some(
+                    stored.map_or_else(|| Arc::new(Event::new(id, name, data.clone())), Arc::clone),
+                )
+            });
+            if let Some(event) = prior {
+                return Ok(event);
+            }
+        }
         // Check the precondition first: a refused publish creates nothing.
         if let Some(expected) = options.expect_last {
             let newest = channels
@@ -126,9 +144,17 @@ impl MemoryEngine {
         let cap = options
             .cap
             .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
-        let id = EventId::next_after(channel.last_id, now_ms());
+        let now = now_ms();
+        let id = EventId::next_after(channel.last_id, now);
         let event = Arc::new(Event::new(id, name, data));
         channel.last_id = Some(id);
+        if let Some(token) = options.dedupe {
+            let ttl_ms = u64::try_from(DEDUPE_TTL.as_millis()).unwrap_or(u64::MAX);
+            channel
+                .dedupe
+                .retain(|_, seen| seen.ms.saturating_add(ttl_ms) > now);
+            channel.dedupe.insert(token, id);
+        }
         channel.history.push_back(Arc::clone(&event));
         while channel.history.len() > cap {
             if let Some(evicted) = channel.history.pop_front() {
@@ -182,6 +208,7 @@ impl Channels {
                     sender,
                     last_used: now,
                     expires_at: None,
+                    dedupe: HashMap::new(),
                 },
             );
         }

@@ -68,6 +68,26 @@ pub struct PublishOptions {
     /// [`EngineError::Conflict`] and store nothing. Compare-and-set across
     /// every instance, for state that must only move forward.
     pub expect_last: Option<EventId>,
+    /// Publish at most once per token and channel: if this channel stored
+    /// an event under the same token within [`DEDUPE_TTL`], store nothing
+    /// and return that event's id (checked before `expect_last`, so a
+    /// retried conditional publish that had succeeded is not a conflict).
+    /// The check and the store are one atomic step on every engine.
+    pub dedupe: Option<DedupeToken>,
+}
+
+/// How long a channel remembers a [`DedupeToken`].
+pub const DEDUPE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Identifies one logical publish to one channel (e.g. a digest of an
+/// `Idempotency-Key` and the recipient), for [`PublishOptions::dedupe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DedupeToken(pub [u8; 16]);
+
+impl std::fmt::Display for DedupeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
 }
 
 /// The result of asking for a channel's history after an id.

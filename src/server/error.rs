@@ -34,6 +34,9 @@ pub enum ApiError {
     PayloadTooLarge(&'static str),
     /// 415: the body is not JSON.
     UnsupportedMediaType,
+    /// 422: understood, but refused (e.g. an idempotency key reused with
+    /// another body).
+    Unprocessable(&'static str),
     /// 429: a limit was reached; retry after `retry_after` seconds.
     TooManyRequests {
         /// Which limit, in words.
@@ -72,6 +75,7 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -88,6 +92,7 @@ impl ApiError {
             Self::Unauthorized(message)
             | Self::Forbidden(message)
             | Self::NotFound(message)
+            | Self::Unprocessable(message)
             | Self::PayloadTooLarge(message) => (*message).to_owned(),
             Self::UnsupportedMediaType => {
                 "the body must be JSON (Content-Type: application/json)".to_owned()

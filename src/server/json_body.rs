@@ -15,6 +15,10 @@ use super::error::ApiError;
 /// A JSON body parsed into `T`.
 pub struct JsonBody<T>(pub T);
 
+/// A JSON body parsed into `T`, with the digest of its bytes (what
+/// idempotent APIs compare to tell one request from another).
+pub struct DigestedJson<T>(pub T, pub String);
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -51,21 +55,40 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(request.headers()) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge("the body is larger than the limit")
-                } else {
-                    ApiError::BadRequest {
-                        field: None,
-                        message: "could not read the body".into(),
-                    }
-                }
-            })?;
+        let body = read(request, state).await?;
         parse(&body).map(JsonBody)
     }
+}
+
+impl<S, T> FromRequest<S> for DigestedJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = read(request, state).await?;
+        let digest = super::idempotency::fingerprint(&body);
+        parse(&body).map(|value| DigestedJson(value, digest))
+    }
+}
+
+/// The body's bytes, if it is declared JSON and within the limit.
+async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(request.headers()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("the body is larger than the limit")
+            } else {
+                ApiError::BadRequest {
+                    field: None,
+                    message: "could not read the body".into(),
+                }
+            }
+        })
 }

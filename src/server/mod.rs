@@ -16,6 +16,7 @@
 //! - [`activity`]: the activity feed and its stream.
 //! - [`limits`]: open-stream limits, rate limits, the client's address.
 //! - [`http`]: the connection loop: header-read and write timeouts, drain.
+//! - [`idempotency`]: `Idempotency-Key` on the publishing API.
 //! - [`json_body`]: the API's JSON request bodies and their errors.
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
 //! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
@@ -31,6 +32,7 @@ pub mod context;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod inbox;
 pub mod json_body;
 pub mod limits;

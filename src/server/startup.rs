@@ -32,6 +32,7 @@ use super::clock::{self, Clock};
 use super::config::Config;
 use super::health;
 use super::http::{self, ConnectionLimits};
+use super::idempotency::Idempotency;
 use super::inbox::{self, service::Inbox};
 use super::limits::client_ip::{self, ClientIpSource};
 use super::limits::rate::{self, RateConfig, RateLimits};
@@ -116,6 +117,7 @@ impl Application {
             },
             config.metrics_token.as_deref(),
         );
+        let engine_for_idempotency = engine.clone();
         let activity = ActivityFeed::new(engine.clone());
         let state = AppState {
             leptos_options,
@@ -140,6 +142,7 @@ impl Application {
             client_ip,
             rate,
             session_ends,
+            idempotency: Idempotency::new(engine_for_idempotency),
         };
         let router = router(state.clone(), &config);
         let metrics_listener = match config.metrics_addr {
@@ -299,7 +302,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // A 5xx is in the access line already; engine outages log
+                // their own warnings.
+                .on_failure(()),
         )
         .layer(from_fn_with_state(
             state.client_ip.clone(),

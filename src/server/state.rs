@@ -18,6 +18,7 @@ use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
 use super::auth::session_end::SessionEnds;
 use super::clock::Clock;
+use super::idempotency::Idempotency;
 use super::inbox::service::Inbox;
 use super::limits::client_ip::ClientIpSource;
 use super::limits::rate::RateLimits;
@@ -70,4 +71,6 @@ pub struct AppState {
     pub rate: RateLimits,
     /// Ends streams when their session expires or signs out.
     pub session_ends: SessionEnds,
+    /// Remembered answers to idempotent API requests.
+    pub idempotency: Idempotency,
 }

@@ -30,6 +30,7 @@ mod demo_mode;
 mod drain;
 mod health;
 mod helpers;
+mod idempotency;
 mod inbox_stream;
 mod leaks;
 mod limits;

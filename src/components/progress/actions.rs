@@ -17,7 +17,7 @@ pub async fn start_task(name: String, fail: bool) -> Result<TaskState, ServerFnE
         simulate: true,
         fail,
     };
-    crate::server::tasks::api::start(&state, request, Some(&user))
+    crate::server::tasks::api::start(&state, request, Some(&user), None)
         .await
         .map_err(from_api)
 }

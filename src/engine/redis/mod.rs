@@ -31,7 +31,9 @@ use redis::{RedisError, Script, Value};
 use self::fanout::Fanout;
 use self::keys::{channel_keys, set_key};
 use super::stats::EngineStats;
-use super::{Engine, EngineError, Event, EventId, History, PublishOptions, Subscription};
+use super::{
+    Engine, EngineError, Event, EventId, History, PublishOptions, Subscription, DEDUPE_TTL,
+};
 
 /// The publish script (`publish.lua`): the documented way for any backend to
 /// publish straight into Redis.
@@ -130,15 +132,18 @@ impl RedisEngine {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let trim = if options.cap.is_some() { "exact" } else { "" };
-        let value: Value = self
-            .publish
-            .key(&keys.stream)
+        let mut invocation = self.publish.key(&keys.stream);
+        if let Some(token) = options.dedupe {
+            invocation.key(format!("{}:dedupe:{token}", keys.stream));
+        }
+        let value: Value = invocation
             .arg(&keys.pubsub)
             .arg(name)
             .arg(data.as_ref())
             .arg(cap)
             .arg(expect_last)
             .arg(trim)
+            .arg(DEDUPE_TTL.as_secs())
             .invoke_async(&mut self.connection())
             .await
             .map_err(engine_error)?;

@@ -8,6 +8,10 @@
 --   ARGV[5]  optional: publish only if the stream's newest id is this one
 --            ("0-0": only if the stream is empty); else a CONFLICT error
 --   ARGV[6]  optional: "exact" trims to exactly the cap (MAXLEN =)
+--   KEYS[2]  optional: a dedupe key in the same slot, e.g.
+--            belfry:{alice}:inbox:dedupe:<token>. If it exists, nothing is
+--            stored and its value (the id stored then) is returned; else it
+--            is set to the new id for ARGV[7] seconds (default 86400).
 --
 -- Returns the new stream entry id ("<ms>-<seq>"); it is the SSE event id.
 -- The Pub/Sub message is {"id":"<id>","event":"<name>","data":<data>}.
@@ -27,6 +31,10 @@ end
 if not cap or cap < 1 or cap ~= math.floor(cap) then
   return redis.error_reply('ERR belfry: ARGV[4] must be a positive whole history cap')
 end
+if KEYS[2] then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then return prior end
+end
 local expected = ARGV[5]
 if expected and expected ~= '' then
   local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -40,4 +48,7 @@ local trim = '~'
 if ARGV[6] == 'exact' then trim = '=' end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', trim, cap, '*', 'event', name, 'data', data)
 redis.call('PUBLISH', channel, '{"id":"' .. id .. '","event":"' .. name .. '","data":' .. data .. '}')
+if KEYS[2] then
+  redis.call('SET', KEYS[2], id, 'EX', tonumber(ARGV[7]) or 86400)
+end
 return id

@@ -186,6 +186,19 @@ impl SessionKeys {
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
     }
 
+    /// `len` hex digits derived from `input` with the secret (HMAC), under
+    /// `label`: unpredictable to anyone without the secret, the same on
+    /// every instance. For ids that must repeat for a repeated request.
+    pub fn derive_hex(&self, label: &str, input: &str, len: usize) -> String {
+        let mut mac = self.mac();
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(input.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        hex[..len.min(hex.len())].to_owned()
+    }
+
     /// A token for `user`, valid for the session lifetime.
     pub fn mint(&self, user: &UserName) -> String {
         self.mint_claims(&Claims {

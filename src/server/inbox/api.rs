@@ -3,7 +3,9 @@
 //! `Authorization: Bearer <publisher key>`; body
 //! `{"to": "alice" | ["alice","bob"] | "*", "kind", "title", "body", "link"?}`
 //! → 201 `{"ids": [...]}`. Errors: 400 naming the field, 401 no key, 403
-//! wrong key, 413 over 16 KiB, 415 not JSON, 503 API disabled or store down.
+//! wrong key, 413 over 16 KiB, 415 not JSON, 422 an `Idempotency-Key` reused
+//! with another body, 429 over the key's rate, 503 API disabled or store
+//! down. With `Idempotency-Key`, retries are safe (`server::idempotency`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,14 +13,15 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::service::{Inbox, Recipients};
+use super::service::{Inbox, Recipients, IDEMPOTENCY_SCOPE};
 use crate::model::activity::ActivityType;
 use crate::model::notification::{NotificationDraft, NotificationKind};
 use crate::model::user::UserName;
 use crate::server::activity::service::ActivityFeed;
 use crate::server::auth::publisher::Publisher;
 use crate::server::error::ApiError;
-use crate::server::json_body::JsonBody;
+use crate::server::idempotency::{Idempotency, IdempotencyKey};
+use crate::server::json_body::DigestedJson;
 
 /// Largest accepted body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -75,9 +78,19 @@ fn recipients(to: To) -> Result<Recipients, ApiError> {
 pub async fn publish(
     State(inbox): State<Inbox>,
     State(activity): State<ActivityFeed>,
+    State(idempotency): State<Idempotency>,
     _publisher: Publisher,
-    JsonBody(request): JsonBody<PublishRequest>,
+    IdempotencyKey(key): IdempotencyKey,
+    DigestedJson(request, fingerprint): DigestedJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Some(key) = &key {
+        if let Some((status, body)) = idempotency
+            .recall(IDEMPOTENCY_SCOPE, key, &fingerprint)
+            .await?
+        {
+            return Ok((status, Json(body)));
+        }
+    }
     let recipients = recipients(request.to)?;
     let content = NotificationDraft {
         kind: request.kind,
@@ -87,7 +100,9 @@ pub async fn publish(
     }
     .validate()?;
     let broadcast = (recipients == Recipients::Everyone).then(|| content.title.clone());
-    let ids = inbox.publish(recipients, content).await?;
+    let ids = inbox
+        .publish_once(recipients, content, key.as_deref())
+        .await?;
     if let Some(title) = broadcast {
         activity
             .note(
@@ -98,5 +113,17 @@ pub async fn publish(
             )
             .await;
     }
-    Ok((StatusCode::CREATED, Json(json!({ "ids": ids }))))
+    let answer = json!({ "ids": ids });
+    if let Some(key) = &key {
+        idempotency
+            .remember(
+                IDEMPOTENCY_SCOPE,
+                key,
+                &fingerprint,
+                StatusCode::CREATED,
+                &answer,
+            )
+            .await;
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }

@@ -4,18 +4,22 @@ use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 
 use super::view::InboxView;
-use crate::engine::{EngineError, EventId, SharedEngine};
+use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
 use crate::model::notification::{
     events, InboxPage, InboxSnapshot, NotificationContent, ReadMarks, StoredNotification,
 };
 use crate::model::user::UserName;
 use crate::server::error::ApiError;
+use crate::server::idempotency;
 
 /// The engine set listing every user who has an inbox.
 pub const USERS_SET: &str = "users";
 
 /// How many notifications a snapshot or a page holds.
 pub const PAGE_SIZE: usize = 20;
+
+/// The scope of `POST /api/notifications`'s idempotency keys.
+pub const IDEMPOTENCY_SCOPE: &str = "notifications";
 
 /// The engine channel of `user`'s inbox.
 pub fn channel(user: &UserName) -> String {
@@ -69,6 +73,18 @@ impl Inbox {
         recipients: Recipients,
         content: NotificationContent,
     ) -> Result<Vec<String>, EngineError> {
+        self.publish_once(recipients, content, None).await
+    }
+
+    /// [`Inbox::publish`], at most once per recipient for an idempotency
+    /// `key`: a retry after a partial failure stores only what is missing
+    /// and returns every recipient's id.
+    pub async fn publish_once(
+        &self,
+        recipients: Recipients,
+        content: NotificationContent,
+        key: Option<&str>,
+    ) -> Result<Vec<String>, EngineError> {
         let users = match recipients {
             Recipients::Users(mut users) => {
                 let mut seen = std::collections::HashSet::new();
@@ -97,9 +113,14 @@ impl Inbox {
         );
         let mut ids = Vec::with_capacity(users.len());
         for user in &users {
+            let channel = channel(user);
+            let options = PublishOptions {
+                dedupe: key.map(|key| idempotency::token(IDEMPOTENCY_SCOPE, key, &channel)),
+                ..PublishOptions::default()
+            };
             let event = self
                 .engine
-                .publish(&channel(user), events::NOTIFICATION, payload.clone())
+                .publish_with(&channel, events::NOTIFICATION, payload.clone(), options)
                 .await?;
             ids.push(event.id.to_string());
         }

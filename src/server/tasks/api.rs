@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::service::{TaskError, Tasks};
 use crate::model::task::{NewTask, ProgressUpdate, TaskState};
 use crate::server::auth::publisher::Publisher;
 use crate::server::error::ApiError;
-use crate::server::json_body::JsonBody;
+use crate::server::idempotency::IdempotencyKey;
+use crate::server::json_body::{DigestedJson, JsonBody};
 use crate::server::state::AppState;
 
 impl From<TaskError> for ApiError {
@@ -31,26 +32,63 @@ impl From<TaskError> for ApiError {
     }
 }
 
+/// The scope of `POST /api/tasks`'s idempotency keys.
+pub const IDEMPOTENCY_SCOPE: &str = "tasks";
+
 /// `POST /api/tasks` `{"name", "simulate"?, "fail"?}` → 201 `{"task_id"}`.
+/// With `Idempotency-Key`, a retry gets the same task (its id is derived
+/// from the key with the server's secret, so a lost reply cannot leave a
+/// second task behind) and starts no second worker.
 pub async fn create(
     State(state): State<AppState>,
     _publisher: Publisher,
-    JsonBody(body): JsonBody<NewTask>,
-) -> Result<impl IntoResponse, ApiError> {
-    let task = start(&state, body, None).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "task_id": task.id }))))
+    IdempotencyKey(key): IdempotencyKey,
+    DigestedJson(body, fingerprint): DigestedJson<NewTask>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Some(key) = &key {
+        if let Some((status, answer)) = state
+            .idempotency
+            .recall(IDEMPOTENCY_SCOPE, key, &fingerprint)
+            .await?
+        {
+            return Ok((status, Json(answer)));
+        }
+    }
+    let id = key
+        .as_deref()
+        .map(|key| state.sessions.keys.derive_hex("task-id", key, 32));
+    let task = start(&state, body, None, id).await?;
+    let answer = json!({ "task_id": task.id });
+    if let Some(key) = &key {
+        state
+            .idempotency
+            .remember(
+                IDEMPOTENCY_SCOPE,
+                key,
+                &fingerprint,
+                StatusCode::CREATED,
+                &answer,
+            )
+            .await;
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Creates a task and, if asked, runs the demo worker on it. Shared with the
-/// page's server function.
+/// Creates a task (with `id` when given, see [`Tasks::create_as`]) and, if
+/// asked, runs the demo worker on it, unless the task existed already.
+/// Shared with the page's server function.
 pub async fn start(
     state: &AppState,
     body: NewTask,
     owner: Option<&crate::model::user::UserName>,
+    id: Option<String>,
 ) -> Result<TaskState, ApiError> {
     let name = body.validated_name()?;
-    let task = state.tasks.create(name.clone(), owner).await?;
-    if body.simulate {
+    let (task, created) = match id {
+        Some(id) => state.tasks.create_as(id, name.clone(), owner).await?,
+        None => (state.tasks.create(name.clone(), owner).await?, true),
+    };
+    if body.simulate && created {
         super::runner::spawn(
             state.tasks.clone(),
             task.id.clone(),

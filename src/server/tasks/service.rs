@@ -101,14 +101,35 @@ impl Tasks {
         name: String,
         owner: Option<&UserName>,
     ) -> Result<TaskState, TaskError> {
-        let mut state = TaskState::pending(new_id()?, name, now());
+        self.create_as(new_id()?, name, owner)
+            .await
+            .map(|(state, _)| state)
+    }
+
+    /// [`Tasks::create`] with a given id (an idempotent request's, derived
+    /// from its key): when a task with that id exists already, it is
+    /// returned as it is now, with `false` (nothing was created).
+    pub async fn create_as(
+        &self,
+        id: String,
+        name: String,
+        owner: Option<&UserName>,
+    ) -> Result<(TaskState, bool), TaskError> {
+        let mut state = TaskState::pending(id, name, now());
         state.owner = owner.map(ToString::to_string);
-        self.store(&state, EventId::ZERO).await?;
+        match self.store(&state, EventId::ZERO).await {
+            Ok(()) => {}
+            Err(EngineError::Conflict) => {
+                let (_, existing) = self.current(&state.id).await?.ok_or(TaskError::NotFound)?;
+                return Ok((existing, false));
+            }
+            Err(error) => return Err(error.into()),
+        }
         self.engine.expire(&channel(&state.id), STALE_AFTER).await?;
         if let Some(owner) = owner {
             self.engine.remember(&user_set(owner), &state.id).await?;
         }
-        Ok(state)
+        Ok((state, true))
     }
 
     /// The task's state and the id of the event holding it.
@@ -215,6 +236,7 @@ impl Tasks {
                 PublishOptions {
                     cap: Some(TASK_HISTORY),
                     expect_last: Some(expect_last),
+                    ..PublishOptions::default()
                 },
             )
             .await
