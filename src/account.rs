@@ -23,13 +23,6 @@ pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
     }))
 }
 
-/// Whether this server runs in demo mode (sign-in by name, sending to
-/// anyone). Without it, sessions come from the host application.
-#[server(prefix = "/api/account", endpoint = "demo")]
-pub async fn demo_mode() -> Result<bool, ServerFnError> {
-    Ok(crate::server::context::state()?.demo)
-}
-
 /// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`). Demo mode
 /// only: otherwise 403, since identity comes from the host application.
 #[server(prefix = "/api/account", endpoint = "sign_in")]
@@ -102,21 +95,24 @@ pub fn use_account() -> Resource<Option<Account>> {
     expect_context::<Resource<Option<Account>>>()
 }
 
-/// Whether the server runs in demo mode, resolved on the server before the
-/// page is sent and shared via context. Provided at the root, next to the
-/// account, so it is in the first HTML even without JavaScript (a blocking
-/// resource made inside a routed page may stream in later, out of order).
-pub fn provide_demo_mode() -> Resource<bool> {
-    let demo = Resource::new_blocking(|| (), |()| async { demo_mode().await.unwrap_or(false) });
-    provide_context(DemoFlag(demo));
-    demo
+/// Whether the server runs in demo mode, known synchronously on both
+/// sides, so pages choose their content without a `Suspense` (whose
+/// content streams out of order and would never show without JavaScript).
+/// The server reads its state; the page's `<body data-demo>` (written by
+/// `app::shell`) carries the answer to the browser.
+pub fn is_demo() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::server::state::AppState>().is_some_and(|state| state.demo)
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        document()
+            .body()
+            .is_some_and(|body| body.has_attribute("data-demo"))
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        false
+    }
 }
-
-/// The resource provided by [`provide_demo_mode`].
-pub fn use_demo_mode() -> Resource<bool> {
-    expect_context::<DemoFlag>().0
-}
-
-/// Context wrapper, so the demo flag's resource is told apart from others.
-#[derive(Clone, Copy)]
-struct DemoFlag(Resource<bool>);

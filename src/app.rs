@@ -8,7 +8,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-use crate::account::{provide_account, provide_demo_mode};
+use crate::account::{is_demo, provide_account};
 use crate::components::header::Header;
 use crate::pages::{
     activity::ActivityPage, home::HomePage, notifications::NotificationsPage,
@@ -29,7 +29,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options />
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
+            // `data-demo` tells the browser what the server knows (see
+            // `account::is_demo`).
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased" data-demo=is_demo().then_some("")>
                 <App />
             </body>
         </html>
@@ -41,7 +43,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_account();
-    provide_demo_mode();
     view! {
         <Stylesheet id="leptos" href="/pkg/belfry.css" />
         <Title text="Belfry" />

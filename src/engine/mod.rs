@@ -162,6 +162,29 @@ pub trait Engine: Send + Sync + 'static {
         options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError>;
 
+    /// Publishes one event (the same `name` and `data`) to each of
+    /// `targets`, in order, each with its own options; returns the events.
+    /// A failure fails the batch, but what was stored stays stored (some
+    /// channels may have their event, others not: a retry with the same
+    /// dedupe tokens completes it exactly). Engines that talk to a server
+    /// send the batch in one round trip, not one per channel; this default
+    /// publishes one by one and stops at the first failure.
+    async fn publish_each(
+        &self,
+        targets: &[(String, PublishOptions)],
+        name: &str,
+        data: Bytes,
+    ) -> Result<Vec<Arc<Event>>, EngineError> {
+        let mut events = Vec::with_capacity(targets.len());
+        for (channel, options) in targets {
+            events.push(
+                self.publish_with(channel, name, data.clone(), *options)
+                    .await?,
+            );
+        }
+        Ok(events)
+    }
+
     /// Deletes `channel` and its history once `after` has passed (from now).
     /// Used for state that is worth keeping only for a while, such as a
     /// finished task.

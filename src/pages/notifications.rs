@@ -7,7 +7,7 @@ use leptos_meta::Title;
 
 use crate::components::sign_in_prompt::SignInPrompt;
 
-use crate::account::{use_account, use_demo_mode, Account};
+use crate::account::{is_demo, use_account, Account};
 use crate::client::time::{clock_time, now_ms};
 use crate::components::notification_center::actions::SendNotification;
 use crate::model::notification::NotificationKind;
@@ -41,13 +41,10 @@ pub fn NotificationsPage() -> impl IntoView {
 
 #[component]
 fn Dashboard(account: Account) -> impl IntoView {
-    let demo = use_demo_mode();
     view! {
         <div class="grid gap-6 lg:grid-cols-2">
             <TestButtons me=account.name.clone() />
-            <Suspense fallback=|| ()>
-                {move || demo.get().filter(|demo| *demo).map(|_| view! { <SendForm /> })}
-            </Suspense>
+            {is_demo().then(|| view! { <SendForm /> })}
         </div>
     }
 }

@@ -4,23 +4,21 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::account::{use_demo_mode, SignIn};
+use crate::account::{is_demo, SignIn};
 use crate::client::dom::load_page;
 use crate::model::user::UserName;
 
 /// The sign-in page: the form in demo mode, an explanation otherwise.
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let demo = use_demo_mode();
+    let form = if is_demo() {
+        view! { <SignInForm /> }.into_any()
+    } else {
+        view! { <HostSignIn /> }.into_any()
+    };
     view! {
         <Title text="Belfry · Sign in" />
-        <Suspense fallback=|| ()>
-            {move || demo.get().map(|demo| if demo {
-                view! { <SignInForm /> }.into_any()
-            } else {
-                view! { <HostSignIn /> }.into_any()
-            })}
-        </Suspense>
+        {form}
     }
 }
 

@@ -25,6 +25,7 @@ macro_rules! on_both_engines {
 }
 
 mod activity;
+mod broadcast;
 mod csrf;
 mod demo_mode;
 mod drain;

@@ -62,6 +62,9 @@ impl std::fmt::Debug for RedisConfig {
     }
 }
 
+/// Channels published to in one pipeline by [`RedisEngine::publish_each`].
+const PIPELINE_CHUNK: usize = 1000;
+
 /// The Redis [`Engine`]. Dropping it stops its subscriber task.
 pub struct RedisEngine {
     commands: ConnectionManager,
@@ -123,6 +126,23 @@ impl RedisEngine {
         data: Bytes,
         options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
+        let value: Value = self
+            .invocation(channel, name, &data, options)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(engine_error)?;
+        let id = reply::event_id(value).map_err(malformed)?;
+        Ok(Arc::new(Event::new(id, name, data)))
+    }
+
+    /// The publish script's invocation for one channel.
+    fn invocation(
+        &self,
+        channel: &str,
+        name: &str,
+        data: &Bytes,
+        options: PublishOptions,
+    ) -> redis::ScriptInvocation<'_> {
         let keys = channel_keys(channel);
         let cap = options
             .cap
@@ -136,19 +156,15 @@ impl RedisEngine {
         if let Some(token) = options.dedupe {
             invocation.key(format!("{}:dedupe:{token}", keys.stream));
         }
-        let value: Value = invocation
+        invocation
             .arg(&keys.pubsub)
             .arg(name)
             .arg(data.as_ref())
             .arg(cap)
             .arg(expect_last)
             .arg(trim)
-            .arg(DEDUPE_TTL.as_secs())
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(engine_error)?;
-        let id = reply::event_id(value).map_err(malformed)?;
-        Ok(Arc::new(Event::new(id, name, data)))
+            .arg(DEDUPE_TTL.as_secs());
+        invocation
     }
 
     fn connection(&self) -> ConnectionManager {
@@ -232,6 +248,44 @@ impl Engine for RedisEngine {
 
     fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// One pipeline per [`PIPELINE_CHUNK`] channels: the script is loaded,
+    /// then invoked once per channel, in one round trip.
+    async fn publish_each(
+        &self,
+        targets: &[(String, PublishOptions)],
+        name: &str,
+        data: Bytes,
+    ) -> Result<Vec<Arc<Event>>, EngineError> {
+        let mut events = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(PIPELINE_CHUNK) {
+            let invocations: Vec<_> = chunk
+                .iter()
+                .map(|(channel, options)| self.invocation(channel, name, &data, *options))
+                .collect();
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.publish).ignore();
+            for invocation in &invocations {
+                pipe.invoke_script(invocation);
+            }
+            let replies: Result<Vec<Value>, EngineError> = pipe
+                .query_async(&mut self.connection())
+                .await
+                .map_err(engine_error);
+            if replies.is_err() {
+                self.stats.publish_outcome(&replies);
+            }
+            let replies = replies?;
+            for reply in replies {
+                let event = reply::event_id(reply)
+                    .map_err(malformed)
+                    .map(|id| Arc::new(Event::new(id, name, data.clone())));
+                self.stats.publish_outcome(&event);
+                events.push(event?);
+            }
+        }
+        Ok(events)
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {

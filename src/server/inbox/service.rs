@@ -111,19 +111,25 @@ impl Inbox {
         let payload = Bytes::from(
             serde_json::to_vec(&stored).map_err(|e| EngineError::Invalid(e.to_string()))?,
         );
-        let mut ids = Vec::with_capacity(users.len());
-        for user in &users {
-            let channel = channel(user);
-            let options = PublishOptions {
-                dedupe: key.map(|key| idempotency::token(IDEMPOTENCY_SCOPE, key, &channel)),
-                ..PublishOptions::default()
-            };
-            let event = self
-                .engine
-                .publish_with(&channel, events::NOTIFICATION, payload.clone(), options)
-                .await?;
-            ids.push(event.id.to_string());
-        }
+        let targets: Vec<(String, PublishOptions)> = users
+            .iter()
+            .map(|user| {
+                let channel = channel(user);
+                let options = PublishOptions {
+                    dedupe: key.map(|key| idempotency::token(IDEMPOTENCY_SCOPE, key, &channel)),
+                    ..PublishOptions::default()
+                };
+                (channel, options)
+            })
+            .collect();
+        // One batch: on Redis, one round trip per thousand recipients.
+        let ids: Vec<String> = self
+            .engine
+            .publish_each(&targets, events::NOTIFICATION, payload)
+            .await?
+            .iter()
+            .map(|event| event.id.to_string())
+            .collect();
         Ok(ids)
     }
 

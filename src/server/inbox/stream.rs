@@ -62,6 +62,9 @@ pub async fn notifications_stream(
 ) -> Result<Response, ApiError> {
     let permit = sse.admit(Some(&session.user), ip)?;
     let user = session.user.clone();
+    // Whoever minted the session, a user who opens their inbox is known
+    // from now on, so `"to": "*"` reaches them (one idempotent SADD).
+    inbox.register(&user).await?;
     let last_seen = resume_point(&headers, &query);
     let (start, deliveries) = follow(
         inbox.engine().clone(),
