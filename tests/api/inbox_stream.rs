@@ -90,6 +90,9 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
         assert_eq!(event.id.as_deref(), Some(id.as_str()));
         assert_eq!(event.data["title"], title);
     }
+    let read = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(read.event, "read", "then the current read state");
+    assert_eq!(read.id, None);
     let unread = resumed.next_event(WAIT).await.unwrap();
     assert_eq!(unread.event, "unread");
     assert_eq!(unread.data["unread"], 3);
@@ -150,7 +153,8 @@ async fn read_marks_reach_every_open_stream_with_the_exact_count() {
     for tab in [&mut tab_one, &mut tab_two] {
         let read = tab.next_event(WAIT).await.unwrap();
         assert_eq!(read.event, "read");
-        assert_eq!(read.data["ids"][0], first.as_str());
+        // The whole compact state: everything up to `first` is read.
+        assert_eq!(read.data["through"], first.as_str());
         let unread = tab.next_event(WAIT).await.unwrap();
         assert_eq!(unread.event, "unread");
         assert_eq!(unread.data["unread"], 1);

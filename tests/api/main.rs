@@ -38,6 +38,7 @@ mod limits;
 mod metrics;
 mod pages;
 mod publish;
+mod read_state;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;

@@ -47,7 +47,7 @@ async fn a_stream_on_one_instance_gets_what_another_publishes_and_read_marks_tra
     let alice = belfry::model::user::UserName::parse("alice").unwrap();
     a.state.inbox.mark_read(&alice, &id).await.unwrap();
     assert_eq!(
-        next_named(&mut on_b, "read").await.data["ids"][0],
+        next_named(&mut on_b, "read").await.data["through"],
         id.as_str()
     );
     assert_eq!(next_named(&mut on_b, "unread").await.data["unread"], 0);

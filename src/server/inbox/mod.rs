@@ -1,11 +1,13 @@
 //! Per-user notification inboxes on top of the engine.
 //!
-//! Each user's inbox is one engine channel, `inbox:<user>`, holding two kinds
-//! of stored events: `notification` (a [`StoredNotification`]) and `read`
-//! ([`ReadMarks`]). The channel is the single source of truth: read state,
-//! unread counts and pages are folds over it ([`view::InboxView`]), so
-//! replay after `Last-Event-ID` carries read changes too, and a read mark can
-//! never outlive the notification it marks (history is trimmed oldest first).
+//! Each user's inbox is one engine channel, `inbox:<user>`, holding
+//! `notification` events ([`StoredNotification`]); its history cap counts
+//! notifications only. Read state lives apart, in `reads:<user>`: one
+//! compact record ([`ReadMarks`]: a watermark plus the read ids above it),
+//! replaced by compare-and-set on every change, so marking read never
+//! evicts anything. Views, unread counts and pages fold the inbox and apply
+//! the record ([`view::InboxView`]); `read` events that older versions
+//! stored in the inbox are still folded in.
 //!
 //! - [`view`]: folding a channel into notifications with read flags.
 //! - [`service`]: publishing, marking read, paging, known users.

@@ -1,7 +1,11 @@
 //! Inbox operations: publish, mark read, page, and the set of known users.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
+use tokio::sync::OnceCell;
 
 use super::view::InboxView;
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
@@ -26,6 +30,15 @@ pub fn channel(user: &UserName) -> String {
     format!("inbox:{user}")
 }
 
+/// The engine channel holding `user`'s read state: one record, replaced on
+/// every change (Redis: `belfry:{<user>}:reads`, beside the inbox).
+pub fn reads_channel(user: &UserName) -> String {
+    format!("reads:{user}")
+}
+
+/// Attempts at a read-state change before giving up on contention.
+const READ_STATE_ATTEMPTS: usize = 8;
+
 /// Who a notification goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipients {
@@ -48,12 +61,69 @@ pub enum MarkOutcome {
 #[derive(Clone)]
 pub struct Inbox {
     engine: SharedEngine,
+    shared: SharedPerUser,
+}
+
+/// Frames computed once per user and read-state record on this instance,
+/// shared by all of that user's streams (the unread count after a read
+/// change is not re-folded per stream).
+#[derive(Clone, Default)]
+pub struct SharedPerUser {
+    cells: Arc<Mutex<HashMap<String, (EventId, Arc<OnceCell<Vec<Bytes>>>)>>>,
+}
+
+/// Users whose shared frames are kept at most (then the cache starts over).
+const SHARED_USERS_MAX: usize = 10_000;
+
+impl SharedPerUser {
+    /// The frames for `user` at read-state record `record`, computed by
+    /// `compute` by the first stream that asks, reused by the others.
+    pub async fn get<F, Fut>(&self, user: &UserName, record: EventId, compute: F) -> Vec<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Vec<Bytes>>,
+    {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cells.len() >= SHARED_USERS_MAX && !cells.contains_key(user.as_str()) {
+                cells.clear();
+            }
+            let entry = cells
+                .entry(user.as_str().to_owned())
+                .or_insert_with(|| (record, Arc::default()));
+            if entry.0 != record {
+                *entry = (record, Arc::default());
+            }
+            Arc::clone(&entry.1)
+        };
+        cell.get_or_init(compute).await.clone()
+    }
 }
 
 impl Inbox {
     /// Inboxes stored in `engine`.
     pub fn new(engine: SharedEngine) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            shared: SharedPerUser::default(),
+        }
+    }
+
+    /// Frames shared by a user's streams on this instance.
+    pub fn shared(&self) -> &SharedPerUser {
+        &self.shared
+    }
+
+    /// `user`'s current read state (empty when nothing was read).
+    pub async fn read_state(&self, user: &UserName) -> Result<ReadMarks, EngineError> {
+        let record = self.engine.latest(&reads_channel(user), 1).await?;
+        Ok(record
+            .last()
+            .and_then(|event| serde_json::from_slice::<ReadMarks>(&event.data).ok())
+            .unwrap_or_default())
     }
 
     /// The engine underneath (for streaming).
@@ -133,10 +203,28 @@ impl Inbox {
         Ok(ids)
     }
 
-    /// `user`'s whole inbox, folded.
+    /// `user`'s whole inbox, folded, with its read state applied.
     pub async fn view(&self, user: &UserName) -> Result<InboxView, EngineError> {
+        Ok(self.view_and_state(user).await?.0)
+    }
+
+    /// The view, and the id of the read-state record it applied
+    /// ([`EventId::ZERO`]: none yet), for a compare-and-set change.
+    async fn view_and_state(&self, user: &UserName) -> Result<(InboxView, EventId), EngineError> {
         let events = self.engine.latest(&channel(user), usize::MAX).await?;
-        Ok(InboxView::fold(&events))
+        let mut view = InboxView::fold(&events);
+        let record = self.engine.latest(&reads_channel(user), 1).await?;
+        let record_id = match record.last() {
+            Some(event) => {
+                match serde_json::from_slice::<ReadMarks>(&event.data) {
+                    Ok(marks) => view.apply(&marks),
+                    Err(error) => tracing::warn!(%error, "ignoring an unreadable read state"),
+                }
+                event.id
+            }
+            None => EventId::ZERO,
+        };
+        Ok((view, record_id))
     }
 
     /// The latest page and unread count.
@@ -158,38 +246,66 @@ impl Inbox {
         let parsed = id
             .parse::<EventId>()
             .map_err(|_| ApiError::field("id", "not a notification id"))?;
-        match self.view(user).await?.is_read(parsed) {
-            None => Err(ApiError::NotFound("no such notification")),
-            Some(true) => Ok(MarkOutcome::AlreadyRead),
-            Some(false) => {
-                let marks = ReadMarks {
-                    ids: vec![parsed.to_string()],
-                    through: None,
-                };
-                self.store_marks(user, &marks).await?;
-                Ok(MarkOutcome::Marked)
+        for _ in 0..READ_STATE_ATTEMPTS {
+            let (mut view, record) = self.view_and_state(user).await?;
+            match view.is_read(parsed) {
+                None => return Err(ApiError::NotFound("no such notification")),
+                Some(true) => return Ok(MarkOutcome::AlreadyRead),
+                Some(false) => {}
+            }
+            view.mark(parsed);
+            match self.store_state(user, &view.read_state(), record).await {
+                Ok(()) => return Ok(MarkOutcome::Marked),
+                Err(EngineError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
             }
         }
+        Err(EngineError::Unavailable("read state contended".into()).into())
     }
 
     /// Marks every notification of `user` read; returns how many were unread.
     pub async fn mark_all_read(&self, user: &UserName) -> Result<u32, EngineError> {
-        let view = self.view(user).await?;
-        let unread = view.unread();
-        if let (true, Some(newest)) = (unread > 0, view.newest_notification()) {
-            let marks = ReadMarks {
+        for _ in 0..READ_STATE_ATTEMPTS {
+            let (view, record) = self.view_and_state(user).await?;
+            let unread = view.unread();
+            let Some(newest) = view.newest_notification().filter(|_| unread > 0) else {
+                return Ok(unread);
+            };
+            let all = ReadMarks {
                 ids: Vec::new(),
                 through: Some(newest.to_string()),
             };
-            self.store_marks(user, &marks).await?;
+            match self.store_state(user, &all, record).await {
+                Ok(()) => return Ok(unread),
+                Err(EngineError::Conflict) => continue,
+                Err(error) => return Err(error),
+            }
         }
-        Ok(unread)
+        Err(EngineError::Unavailable("read state contended".into()))
     }
 
-    async fn store_marks(&self, user: &UserName, marks: &ReadMarks) -> Result<(), EngineError> {
-        let payload = serde_json::to_vec(marks).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    /// Replaces `user`'s read state with `state` if the record is still
+    /// `previous` (compare-and-set; [`EngineError::Conflict`] otherwise).
+    /// Read state never counts against the inbox's history cap.
+    async fn store_state(
+        &self,
+        user: &UserName,
+        state: &ReadMarks,
+        previous: EventId,
+    ) -> Result<(), EngineError> {
+        let payload = serde_json::to_vec(state).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let options = PublishOptions {
+            cap: Some(1),
+            expect_last: Some(previous),
+            ..PublishOptions::default()
+        };
         self.engine
-            .publish(&channel(user), events::READ, Bytes::from(payload))
+            .publish_with(
+                &reads_channel(user),
+                events::READ,
+                Bytes::from(payload),
+                options,
+            )
             .await
             .map(|_| ())
     }

@@ -55,7 +55,8 @@ impl InboxView {
         view
     }
 
-    fn apply(&mut self, marks: &ReadMarks) {
+    /// Marks read what `marks` says is read (a union: read state only grows).
+    pub fn apply(&mut self, marks: &ReadMarks) {
         if let Some(through) = marks
             .through
             .as_deref()
@@ -75,6 +76,29 @@ impl InboxView {
     fn find_mut(&mut self, id: EventId) -> Option<&mut Entry> {
         let index = self.entries.binary_search_by(|e| e.id.cmp(&id)).ok()?;
         self.entries.get_mut(index)
+    }
+
+    /// Marks `id` read, if the inbox holds it.
+    pub fn mark(&mut self, id: EventId) {
+        if let Some(entry) = self.find_mut(id) {
+            entry.read = true;
+        }
+    }
+
+    /// The read state in its compact form: a watermark (every notification
+    /// up to it is read) plus the read ids above it. Its size is bounded by
+    /// the unread-interleaved reads, never by how often marks were made.
+    pub fn read_state(&self) -> ReadMarks {
+        let prefix = self.entries.iter().take_while(|e| e.read).count();
+        let through = prefix
+            .checked_sub(1)
+            .map(|last| self.entries[last].id.to_string());
+        let ids = self.entries[prefix..]
+            .iter()
+            .filter(|e| e.read)
+            .map(|e| e.id.to_string())
+            .collect();
+        ReadMarks { ids, through }
     }
 
     /// Whether the inbox holds notification `id`, and if so whether it is read.
@@ -227,6 +251,26 @@ mod tests {
             ["n5", "n4", "n3", "n2", "n1"]
         );
         assert!(!older.has_more);
+    }
+
+    #[test]
+    fn the_compact_read_state_is_a_watermark_plus_the_ids_above_it() {
+        let events: Vec<_> = (1..=5).map(|n| notification(n, "n")).collect();
+        let mut view = InboxView::fold(&events);
+        assert_eq!(view.read_state(), ReadMarks::default());
+        view.mark(EventId::new(1, 0));
+        view.mark(EventId::new(2, 0));
+        view.mark(EventId::new(4, 0));
+        let state = view.read_state();
+        assert_eq!(state.through.as_deref(), Some("2-0"));
+        assert_eq!(state.ids, ["4-0"]);
+        let mut fresh = InboxView::fold(&events);
+        fresh.apply(&state);
+        assert_eq!(
+            fresh.unread(),
+            2,
+            "applying the compact state gives the same view"
+        );
     }
 
     #[test]
