@@ -69,8 +69,11 @@ pub struct Inbox {
 /// change is not re-folded per stream).
 #[derive(Clone, Default)]
 pub struct SharedPerUser {
-    cells: Arc<Mutex<HashMap<String, (EventId, Arc<OnceCell<Vec<Bytes>>>)>>>,
+    cells: Arc<Mutex<HashMap<String, SharedFrames>>>,
 }
+
+/// The frames of one user at one read-state record, filled once.
+type SharedFrames = (EventId, Arc<OnceCell<Vec<Bytes>>>);
 
 /// Users whose shared frames are kept at most (then the cache starts over).
 const SHARED_USERS_MAX: usize = 10_000;
