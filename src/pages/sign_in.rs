@@ -75,8 +75,10 @@ fn SignInForm() -> impl IntoView {
                         autocomplete="username"
                         pattern="[A-Za-z0-9._\\-]{1,32}"
                         class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2 text-slate-900 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+                        // Uncontrolled: what is typed before the page
+                        // hydrates stays in the field (a bound value would
+                        // be reset to the empty signal on hydration).
                         on:input=move |event| set_name.set(event_target_value(&event))
-                        prop:value=name
                     />
                     <p class="mt-1 h-5 text-sm text-rose-600" role="alert">{move || problem().or_else(server_error)}</p>
                 </div>

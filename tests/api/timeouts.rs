@@ -115,6 +115,12 @@ async fn a_stream_that_never_reads_is_closed_after_the_write_timeout_and_counted
         "write timeout 1 s: the stalled stream was closed after {published} publishes of ~1.1 KB, {:?} after the last",
         stalled_at.elapsed()
     );
+    let closed = app.state.sse.counters().closed;
+    assert_eq!(
+        closed.get_or_create(&vec![("reason", "client_gone")]).get(),
+        1,
+        "closed for the connection's sake (write timeout), not ended by the feed"
+    );
     let last = app.notify("alice", "after the stall").await;
     loop {
         let event = healthy.next_event(Duration::from_secs(5)).await.unwrap();
