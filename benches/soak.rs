@@ -214,7 +214,7 @@ async fn main() {
 
     // Every user gets one notification first, so each stream starts from a
     // known position and every reconnect is an exact replay.
-    let publish = |http: reqwest::Client, to: String, title: String| async move {
+    let publish = move |http: reqwest::Client, to: String, title: String| async move {
         let mut attempts = 0u64;
         loop {
             attempts += 1;
