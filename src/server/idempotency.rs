@@ -108,6 +108,33 @@ impl Idempotency {
         format!("idempotency:{}", hex(&digest(&[scope, key])[..16]))
     }
 
+    /// Runs `work` at most once per `key` (without a key: every time): a
+    /// repeated request gets the first answer, another body with the same
+    /// key 422. `work` itself must be safe to repeat after a failure (it
+    /// is, with per-recipient [`token`]s), since only answers are recalled.
+    pub async fn once<F, Fut>(
+        &self,
+        scope: &str,
+        key: Option<&str>,
+        fingerprint: &str,
+        work: F,
+    ) -> Result<(StatusCode, Value), ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(StatusCode, Value), ApiError>>,
+    {
+        if let Some(key) = key {
+            if let Some(answer) = self.recall(scope, key, fingerprint).await? {
+                return Ok(answer);
+            }
+        }
+        let (status, body) = work().await?;
+        if let Some(key) = key {
+            self.remember(scope, key, fingerprint, status, &body).await;
+        }
+        Ok((status, body))
+    }
+
     /// The first answer to this key, if there was one; 422 when the key
     /// was used with another body.
     pub async fn recall(

@@ -83,47 +83,32 @@ pub async fn publish(
     IdempotencyKey(key): IdempotencyKey,
     DigestedJson(request, fingerprint): DigestedJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if let Some(key) = &key {
-        if let Some((status, body)) = idempotency
-            .recall(IDEMPOTENCY_SCOPE, key, &fingerprint)
-            .await?
-        {
-            return Ok((status, Json(body)));
-        }
-    }
-    let recipients = recipients(request.to)?;
-    let content = NotificationDraft {
-        kind: request.kind,
-        title: request.title,
-        body: request.body,
-        link: request.link,
-    }
-    .validate()?;
-    let broadcast = (recipients == Recipients::Everyone).then(|| content.title.clone());
-    let ids = inbox
-        .publish_once(recipients, content, key.as_deref())
+    let (status, answer) = idempotency
+        .once(IDEMPOTENCY_SCOPE, key.as_deref(), &fingerprint, || async {
+            let recipients = recipients(request.to)?;
+            let content = NotificationDraft {
+                kind: request.kind,
+                title: request.title,
+                body: request.body,
+                link: request.link,
+            }
+            .validate()?;
+            let broadcast = (recipients == Recipients::Everyone).then(|| content.title.clone());
+            let ids = inbox
+                .publish_once(recipients, content, key.as_deref())
+                .await?;
+            if let Some(title) = broadcast {
+                activity
+                    .note(
+                        ActivityType::PostCreated,
+                        "publisher",
+                        "broadcast a notification",
+                        &title,
+                    )
+                    .await;
+            }
+            Ok((StatusCode::CREATED, json!({ "ids": ids })))
+        })
         .await?;
-    if let Some(title) = broadcast {
-        activity
-            .note(
-                ActivityType::PostCreated,
-                "publisher",
-                "broadcast a notification",
-                &title,
-            )
-            .await;
-    }
-    let answer = json!({ "ids": ids });
-    if let Some(key) = &key {
-        idempotency
-            .remember(
-                IDEMPOTENCY_SCOPE,
-                key,
-                &fingerprint,
-                StatusCode::CREATED,
-                &answer,
-            )
-            .await;
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((status, Json(answer)))
 }

@@ -45,33 +45,17 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     DigestedJson(body, fingerprint): DigestedJson<NewTask>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if let Some(key) = &key {
-        if let Some((status, answer)) = state
-            .idempotency
-            .recall(IDEMPOTENCY_SCOPE, key, &fingerprint)
-            .await?
-        {
-            return Ok((status, Json(answer)));
-        }
-    }
-    let id = key
-        .as_deref()
-        .map(|key| state.sessions.keys.derive_hex("task-id", key, 32));
-    let task = start(&state, body, None, id).await?;
-    let answer = json!({ "task_id": task.id });
-    if let Some(key) = &key {
-        state
-            .idempotency
-            .remember(
-                IDEMPOTENCY_SCOPE,
-                key,
-                &fingerprint,
-                StatusCode::CREATED,
-                &answer,
-            )
-            .await;
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    let (status, answer) = state
+        .idempotency
+        .once(IDEMPOTENCY_SCOPE, key.as_deref(), &fingerprint, || async {
+            let id = key
+                .as_deref()
+                .map(|key| state.sessions.keys.derive_hex("task-id", key, 32));
+            let task = start(&state, body, None, id).await?;
+            Ok((StatusCode::CREATED, json!({ "task_id": task.id })))
+        })
+        .await?;
+    Ok((status, Json(answer)))
 }
 
 /// Creates a task (with `id` when given, see [`Tasks::create_as`]) and, if
