@@ -18,6 +18,7 @@ use leptos::config::{get_configuration, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -285,7 +286,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout(),
-        ));
+        ))
+        // Pages, the WASM bundle, scripts, styles and JSON go out brotli or
+        // gzip compressed when the client accepts it (the WASM shrinks to
+        // about a third). Streams are not under this layer (a compressor
+        // would hold frames back), and tower-http skips event streams anyway.
+        .layer(CompressionLayer::new());
     streams
         .merge(requests)
         .layer(from_fn_with_state(

@@ -33,3 +33,32 @@ async fn unknown_paths_answer_404_with_a_page() {
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
+
+#[tokio::test]
+async fn pages_are_compressed_for_clients_that_accept_it_and_streams_are_not() {
+    let app = crate::helpers::spawn_app().await;
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-encoding"], "br");
+    let plain = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+
+    let stream = app
+        .client
+        .get(app.url("/api/sse/time"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert!(
+        stream.headers().get("content-encoding").is_none(),
+        "an event stream is never compressed: frames must leave at once"
+    );
+}
