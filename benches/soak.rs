@@ -103,6 +103,18 @@ async fn wait_ready(client: &reqwest::Client, port: u16) {
     panic!("the instance on {port} did not become ready");
 }
 
+/// How long each Redis outage lasts.
+const REDIS_DOWN: Duration = Duration::from_secs(2);
+
+/// Kills Redis (SIGKILL), waits [`REDIS_DOWN`], starts it again.
+async fn redis_outage(redis: &mut RedisServer, started: Instant) {
+    println!("[{:>5.1?}] Redis killed", started.elapsed());
+    redis.kill();
+    tokio::time::sleep(REDIS_DOWN).await;
+    redis.restart();
+    println!("[{:>5.1?}] Redis restarted", started.elapsed());
+}
+
 fn random_below(n: u64) -> u64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("randomness");
@@ -301,12 +313,8 @@ async fn main() {
     // The chaos, at a quarter, half and three quarters of the run.
     let quarter = Duration::from_secs(options.seconds) / 4;
     tokio::time::sleep(quarter).await;
-    println!("[{:>5.1?}] Redis killed", started.elapsed());
-    redis.kill();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    redis.restart();
-    println!("[{:>5.1?}] Redis restarted", started.elapsed());
-    tokio::time::sleep(quarter.saturating_sub(Duration::from_secs(2))).await;
+    redis_outage(&mut redis, started).await;
+    tokio::time::sleep(quarter.saturating_sub(REDIS_DOWN)).await;
     println!(
         "[{:>5.1?}] instance B: SIGTERM (drain 2 s)",
         started.elapsed()
@@ -316,12 +324,8 @@ async fn main() {
     wait_ready(&http, b.port).await;
     println!("[{:>5.1?}] instance B back", started.elapsed());
     tokio::time::sleep(quarter).await;
-    println!("[{:>5.1?}] Redis killed", started.elapsed());
-    redis.kill();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    redis.restart();
-    println!("[{:>5.1?}] Redis restarted", started.elapsed());
-    tokio::time::sleep(quarter.saturating_sub(Duration::from_secs(2))).await;
+    redis_outage(&mut redis, started).await;
+    tokio::time::sleep(quarter.saturating_sub(REDIS_DOWN)).await;
 
     stop_publishing.store(true, Ordering::Relaxed);
     let published = publisher.await.expect("publisher");

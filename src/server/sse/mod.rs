@@ -41,6 +41,9 @@ pub struct SseHub {
     inner: Arc<HubInner>,
 }
 
+/// Cloned only while a hub is configured (`with_*`), before any stream;
+/// the gauges and counters inside share their values across clones.
+#[derive(Clone)]
 struct HubInner {
     heartbeat: Duration,
     retry_ms: u64,
@@ -90,31 +93,16 @@ impl SseHub {
 
     /// The same hub, admitting streams against `limits` (the default hub
     /// admits every stream).
-    pub fn with_limits(self, limits: StreamLimits) -> Self {
-        let inner = HubInner {
-            heartbeat: self.inner.heartbeat,
-            retry_ms: self.inner.retry_ms,
-            drain_window: self.inner.drain_window,
-            retry_hint: self.inner.retry_hint.clone(),
-            heartbeat_frame: self.inner.heartbeat_frame.clone(),
-            shutdown: self.inner.shutdown.clone(),
-            limits,
-            open: self.inner.open.clone(),
-            opened: self.inner.opened.clone(),
-            counters: self.inner.counters.clone(),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
+        Arc::make_mut(&mut self.inner).limits = limits;
+        self
     }
 
     /// The same hub, closing its open streams at random moments spread
     /// over `window` once the stop token fires (the default closes them at
     /// once), so their clients do not reconnect in one herd.
     pub fn with_drain_window(mut self, window: Duration) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.drain_window = window;
-        }
+        Arc::make_mut(&mut self.inner).drain_window = window;
         self
     }
 
