@@ -1,7 +1,7 @@
 //! Random spreads that keep herds apart: streams closing during a drain,
 //! the reconnect delay they advise, followers resyncing after an outage.
 //!
-//! Server-side only (the browser has its own, in `client::event_source`).
+//! Server-side only (the browser has its own, in `client::feeds::connection`).
 //! Not for anything secret: it spreads load, nothing more.
 
 use std::time::Duration;

@@ -30,10 +30,18 @@ pub mod jitter;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser bundle: hydrates the server-rendered page.
+/// Entry point of the browser bundle: hydrates the server-rendered page,
+/// then marks `<body data-hydrated>` (tests wait for it before typing into
+/// a form whose checks run in the browser).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    if let Some(body) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "");
+    }
 }

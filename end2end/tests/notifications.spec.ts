@@ -153,6 +153,7 @@ test('a hostile title is shown as text and runs nothing', async ({ page, request
 
 test('sign-in refuses a bad name before sending it', async ({ page }) => {
   await page.goto('/sign-in');
+  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
   await page.getByLabel('Display name').fill('not ok!');
   await expect(page.getByRole('alert')).toContainText('only letters, digits');
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeDisabled();

@@ -2,7 +2,7 @@
 //!
 //! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
 //! - [`errors`]: server-function errors as sentences for people.
-//! - [`event_source`]: an `EventSource` as Leptos signals, closed on unmount.
+//! - [`feeds`]: live feeds as signals, one stream per browser.
 //! - [`inbox`]: the browser's inbox model and how stream events change it.
 //! - [`time`]: formatting instants for people.
 //!
@@ -12,6 +12,6 @@
 
 pub mod dom;
 pub mod errors;
-pub mod event_source;
+pub mod feeds;
 pub mod inbox;
 pub mod time;

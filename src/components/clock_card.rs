@@ -1,17 +1,18 @@
-//! The live server clock, fed by `GET /api/sse/time`.
+//! The live server clock, fed by the `clock` feed.
 
 use leptos::prelude::*;
 
 use super::status_dot::StatusDot;
-use crate::client::event_source::use_event_source;
+use crate::client::feeds::use_feed;
 use crate::client::time::{calendar_date, clock_time};
+use crate::model::feed::FeedKey;
 use crate::model::ClockTick;
 
 /// A card showing the server's time, ticking every second while mounted.
 #[component]
 pub fn ClockCard() -> impl IntoView {
     let (tick, set_tick) = signal(None::<ClockTick>);
-    let state = use_event_source("/api/sse/time".into(), &[], move |message| {
+    let state = use_feed(FeedKey::Clock, move |message| {
         if let Ok(next) = serde_json::from_str::<ClockTick>(&message.data) {
             set_tick.set(Some(next));
         }

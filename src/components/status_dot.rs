@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::client::event_source::ConnectionState;
+use crate::client::feeds::ConnectionState;
 
 /// Shows `state` as a dot and a word; screen readers get "Live connection: …".
 #[component]

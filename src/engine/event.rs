@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use crate::server::sse::frame;
 
@@ -68,8 +69,9 @@ impl FromStr for EventId {
 }
 
 /// One stored event: its id, its SSE event name, its payload (JSON text) and
-/// the ready-to-send SSE frame built from them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the ready-to-send SSE frame built from them. Two events are equal when
+/// their id, name and payload are.
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Position in its channel.
     pub id: EventId,
@@ -79,7 +81,18 @@ pub struct Event {
     pub data: Bytes,
     /// `id:`/`event:`/`data:` lines, framed once and shared by all subscribers.
     pub frame: Bytes,
+    /// The frame for multiplexed streams, built by the first one that
+    /// carries this event and shared by the rest, with the feed it names.
+    tagged: OnceLock<(Box<str>, Bytes)>,
 }
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.name == other.name && self.data == other.data
+    }
+}
+
+impl Eq for Event {}
 
 impl Event {
     /// Creates an event and frames it for SSE.
@@ -91,6 +104,28 @@ impl Event {
             name,
             data,
             frame,
+            tagged: OnceLock::new(),
+        }
+    }
+
+    /// This event framed for a multiplexed stream as an event of `feed`
+    /// ([`frame::tagged`]). Framed once per event and shared, as long as
+    /// every stream names the event's channel by the same feed (they do:
+    /// a channel is one feed); another feed gets its own frame.
+    pub fn tagged_frame(&self, feed: &str) -> Bytes {
+        let build = || {
+            frame::tagged(
+                feed,
+                Some(&self.id.to_string()),
+                Some(&self.name),
+                &self.data,
+            )
+        };
+        let (tag, frame) = self.tagged.get_or_init(|| (feed.into(), build()));
+        if **tag == *feed {
+            frame.clone()
+        } else {
+            build()
         }
     }
 }

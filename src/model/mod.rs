@@ -12,9 +12,11 @@
 //! - [`task`]: long-running tasks, progress reports and their rules.
 //! - [`activity`]: activity feed entries.
 //! - [`stream`]: the final event of a stream whose session ended.
+//! - [`feed`]: the multiplexed stream (many feeds over one connection).
 
 pub mod activity;
 pub mod clock;
+pub mod feed;
 pub mod notification;
 pub mod stream;
 pub mod task;

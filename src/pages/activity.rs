@@ -9,7 +9,7 @@ use leptos_meta::Title;
 
 use crate::account::use_account;
 use crate::client::dom::every;
-use crate::client::event_source::{use_event_source, SseMessage};
+use crate::client::feeds::{use_feed, FeedMessage};
 use crate::client::time::now_ms;
 use crate::components::activity::actions::SimulateActivity;
 use crate::components::activity::entry::ActivityEntry;
@@ -17,6 +17,7 @@ use crate::components::activity::feed::Feed;
 use crate::components::sign_in_prompt::SignInPrompt;
 use crate::components::status_dot::StatusDot;
 use crate::model::activity::{Activity, ACTIVITY_EVENT};
+use crate::model::feed::FeedKey;
 
 /// How often auto-simulate adds an entry.
 const AUTO_EVERY: Duration = Duration::from_secs(3);
@@ -52,18 +53,17 @@ pub fn ActivityPage() -> impl IntoView {
 #[component]
 fn LiveFeed() -> impl IntoView {
     let feed = RwSignal::new(Feed::default());
-    let state = use_event_source(
-        "/api/sse/activity".to_owned(),
-        &[ACTIVITY_EVENT],
-        move |message: SseMessage| {
-            if let Ok(mut activity) = serde_json::from_str::<Activity>(&message.data) {
-                if let Some(id) = message.id {
-                    activity.id = id;
-                }
-                feed.update(|feed| feed.add(activity));
+    let state = use_feed(FeedKey::Activity, move |message: FeedMessage| {
+        if message.event != ACTIVITY_EVENT {
+            return;
+        }
+        if let Ok(mut activity) = serde_json::from_str::<Activity>(&message.data) {
+            if let Some(id) = message.id {
+                activity.id = id;
             }
-        },
-    );
+            feed.update(|feed| feed.add(activity));
+        }
+    });
     let now = RwSignal::new(now_ms());
     every(Duration::from_secs(10), move || now.set(now_ms()));
     let simulate = ServerAction::<SimulateActivity>::new();

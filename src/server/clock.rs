@@ -16,14 +16,42 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::limits::client_ip::ClientIp;
+use super::sse::framing::Framing;
 use super::sse::{frame, SseHub};
 use crate::model::ClockTick;
 
 /// Handle to the ticker; cheap to clone.
 #[derive(Clone)]
 pub struct Clock {
-    ticks: broadcast::Sender<Bytes>,
+    ticks: broadcast::Sender<Tick>,
 }
+
+/// One tick, framed once for each kind of stream.
+#[derive(Clone)]
+struct Tick {
+    plain: Bytes,
+    tagged: Bytes,
+}
+
+impl Tick {
+    fn at(now: DateTime<Utc>) -> Self {
+        let data = tick_data(now);
+        Self {
+            plain: frame::event(None, None, &data),
+            tagged: frame::tagged(FEED, None, None, &data),
+        }
+    }
+
+    fn framed(self, framing: &Framing) -> Bytes {
+        match framing {
+            Framing::Plain => self.plain,
+            Framing::Tagged(_) => self.tagged,
+        }
+    }
+}
+
+/// The clock's name as a feed of a multiplexed stream.
+const FEED: &str = "clock";
 
 impl Clock {
     /// Starts the ticker task, which stops when `shutdown` fires. Ticks land
@@ -42,7 +70,7 @@ impl Clock {
                     () = shutdown.cancelled() => break,
                     _ = interval.tick() => {
                         // No receivers is fine: nobody is watching the clock.
-                        let _ = sender.send(tick_frame(Utc::now()));
+                        let _ = sender.send(Tick::at(Utc::now()));
                     }
                 }
             }
@@ -50,32 +78,39 @@ impl Clock {
         Self { ticks }
     }
 
-    /// The current time at once, then every tick.
-    pub fn frames(&self) -> impl Stream<Item = Bytes> + Send + 'static {
+    /// The current time at once, then every tick, framed by `framing` (a
+    /// tagged clock is always the `clock` feed).
+    pub fn frames(&self, framing: Framing) -> impl Stream<Item = Bytes> + Send + 'static {
         let receiver = self.ticks.subscribe();
-        let now = futures::stream::once(async { tick_frame(Utc::now()) });
-        let ticks = futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(frame) => return Some((frame, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
+        let first = framing.clone();
+        let now = futures::stream::once(async move { Tick::at(Utc::now()).framed(&first) });
+        let ticks =
+            futures::stream::unfold((receiver, framing), |(mut receiver, framing)| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(tick) => return Some((tick.framed(&framing), (receiver, framing))),
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
-            }
-        });
+            });
         now.chain(ticks)
     }
 }
 
-/// The SSE frame of the tick at `now`.
-pub fn tick_frame(now: DateTime<Utc>) -> Bytes {
+/// The payload of the tick at `now`.
+fn tick_data(now: DateTime<Utc>) -> Vec<u8> {
     let tick = ClockTick {
         time: now.to_rfc3339_opts(SecondsFormat::Millis, true),
         timestamp: now.timestamp_millis(),
     };
     // Serialising two plain fields cannot fail.
-    let json = serde_json::to_vec(&tick).unwrap_or_default();
-    frame::event(None, None, &json)
+    serde_json::to_vec(&tick).unwrap_or_default()
+}
+
+/// The SSE frame of the tick at `now`.
+pub fn tick_frame(now: DateTime<Utc>) -> Bytes {
+    frame::event(None, None, &tick_data(now))
 }
 
 /// `GET /api/sse/time`: `data: {"time": <RFC 3339>, "timestamp": <ms>}` every second.
@@ -85,7 +120,7 @@ pub async fn sse_time(
     ip: ClientIp,
 ) -> Result<Response, ApiError> {
     let permit = sse.admit(None, ip)?;
-    Ok(sse.respond(permit, clock.frames()))
+    Ok(sse.respond(permit, clock.frames(Framing::Plain)))
 }
 
 #[cfg(test)]

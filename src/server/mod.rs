@@ -14,6 +14,7 @@
 //! - [`inbox`]: per-user notification inboxes, their stream and publish API.
 //! - [`tasks`]: long-running tasks, their progress API, stream and demo runner.
 //! - [`activity`]: the activity feed and its stream.
+//! - [`feeds`]: one stream carrying many feeds, changed while it runs.
 //! - [`limits`]: open-stream limits, rate limits, the client's address.
 //! - [`http`]: the connection loop: header-read and write timeouts, drain.
 //! - [`idempotency`]: `Idempotency-Key` on the publishing API.
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod feeds;
 pub mod health;
 pub mod http;
 pub mod idempotency;

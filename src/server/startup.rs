@@ -31,6 +31,7 @@ use super::auth::session_end::SessionEnds;
 use super::auth::token::{SessionKeys, TokenChecks};
 use super::clock::{self, Clock};
 use super::config::Config;
+use super::feeds::{self, registry::FeedStreams};
 use super::health;
 use super::http::{self, ConnectionLimits};
 use super::idempotency::Idempotency;
@@ -65,6 +66,9 @@ pub enum StartupError {
     /// A setting is not usable.
     #[error("unsupported configuration: {0}")]
     Unsupported(String),
+    /// The operating system gave no randomness (for this instance's id).
+    #[error("no randomness available for the instance id")]
+    NoRandomness,
 }
 
 /// A server that is bound and ready to serve.
@@ -118,6 +122,9 @@ impl Application {
             },
             config.metrics_token.as_deref(),
         );
+        let feed_streams =
+            FeedStreams::new(engine.clone()).map_err(|_| StartupError::NoRandomness)?;
+        feed_streams.clone().listen(shutdown.clone()).await;
         let engine_for_idempotency = engine.clone();
         let activity = ActivityFeed::new(engine.clone());
         let state = AppState {
@@ -144,6 +151,7 @@ impl Application {
             rate,
             session_ends,
             idempotency: Idempotency::new(engine_for_idempotency),
+            feed_streams,
         };
         let router = router(state.clone(), &config);
         let metrics_listener = match config.metrics_addr {
@@ -251,6 +259,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             get(inbox::stream::notifications_stream),
         )
         .route("/api/sse/activity", get(activity::stream::activity_stream))
+        .route("/api/sse/feeds", get(feeds::api::feeds_stream))
         .route(
             "/api/sse/progress/{id}",
             get(tasks::stream::progress_stream),
@@ -274,6 +283,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             post(tasks::api::create).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
         )
         .route("/api/tasks/{id}", get(tasks::api::read))
+        .route(
+            "/api/feeds/{stream}",
+            post(feeds::api::change_feeds).layer(DefaultBodyLimit::max(feeds::api::MAX_BODY_BYTES)),
+        )
         .route(
             "/api/tasks/{id}/progress",
             post(tasks::api::report).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),

@@ -18,6 +18,8 @@ use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
 use super::auth::session_end::SessionEnds;
 use super::clock::Clock;
+use super::feeds::open::FeedSources;
+use super::feeds::registry::FeedStreams;
 use super::idempotency::Idempotency;
 use super::inbox::service::Inbox;
 use super::limits::client_ip::ClientIpSource;
@@ -73,4 +75,17 @@ pub struct AppState {
     pub session_ends: SessionEnds,
     /// Remembered answers to idempotent API requests.
     pub idempotency: Idempotency,
+    /// The multiplexed streams open here.
+    pub feed_streams: FeedStreams,
+}
+
+impl FromRef<AppState> for FeedSources {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            inbox: state.inbox.clone(),
+            tasks: state.tasks.clone(),
+            activity: state.activity.clone(),
+            clock: state.clock.clone(),
+        }
+    }
 }

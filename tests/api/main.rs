@@ -29,6 +29,7 @@ mod broadcast;
 mod csrf;
 mod demo_mode;
 mod drain;
+mod feeds;
 mod health;
 mod helpers;
 mod idempotency;

@@ -278,7 +278,18 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(engine: EngineKind) {
     assert_eq!(body["message"], "Cancelled by alice");
     let (late, _) = report(&app, &id, json!({"progress": 99, "status": "processing"})).await;
     assert_eq!(late, 409, "a cancelled task takes no more updates");
-    let mut stream = progress_stream(&app, &id).await;
+    // Alice's task is hers to watch: anyone else gets the 404 of an
+    // unknown task.
+    let watch = |user: Option<&'static str>| {
+        let mut request = app.client.get(app.url(&format!("/api/sse/progress/{id}")));
+        if let Some(user) = user {
+            request = request.header("cookie", app.cookie_for(user));
+        }
+        request.send()
+    };
+    assert_eq!(watch(None).await.unwrap().status(), 404);
+    assert_eq!(watch(Some("bob")).await.unwrap().status(), 404);
+    let mut stream = SseReader::from_response(watch(Some("alice")).await.unwrap());
     let states = states_until_end(&mut stream).await;
     assert_eq!(states.last().unwrap()["status"], "cancelled");
     let again = app

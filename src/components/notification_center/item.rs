@@ -43,7 +43,12 @@ pub fn NotificationItem(
     notification: Notification,
     inbox: RwSignal<InboxModel>,
     now: RwSignal<i64>,
+    fresh: RwSignal<Vec<String>>,
 ) -> impl IntoView {
+    let is_new = {
+        let id = notification.id.clone();
+        Signal::derive(move || fresh.with(|fresh| fresh.contains(&id)))
+    };
     let mark_read = ServerAction::<MarkRead>::new();
     let navigate = use_navigate();
     let id = notification.id.clone();
@@ -80,8 +85,15 @@ pub fn NotificationItem(
             >
                 <KindIcon kind=notification.kind />
                 <span class="min-w-0 flex-1">
-                    <span class="block truncate text-sm font-semibold text-slate-900" data-testid="notification-title">
-                        {notification.title.clone()}
+                    <span class="flex items-center gap-2">
+                        <span class="block truncate text-sm font-semibold text-slate-900" data-testid="notification-title">
+                            {notification.title.clone()}
+                        </span>
+                        <Show when=move || is_new.get()>
+                            <span class="shrink-0 rounded-full bg-indigo-100 px-2 py-0.5 text-xs font-medium text-indigo-700" data-testid="new-badge">
+                                "New"
+                            </span>
+                        </Show>
                     </span>
                     <span class="mt-0.5 line-clamp-2 block text-sm text-slate-600">{notification.body.clone()}</span>
                     <span class="mt-1 block text-xs text-slate-400">{when}</span>

@@ -1,12 +1,16 @@
 //! The notification center: the bell with its unread badge, the dropdown
 //! panel, and toasts for live arrivals, all fed by one
-//! `GET /api/sse/notifications` stream per page.
+//! `inbox` feed (one stream per browser, see [`crate::client::feeds`]).
 //!
 //! - [`actions`]: server functions (mark read, mark all, older, send).
 //! - [`bell`]: the bell button and badge.
 //! - [`panel`]: the dropdown list.
 //! - [`item`]: one notification row, and the kind icons.
 //! - [`toasts`]: the toast stack.
+//!
+//! While the panel is open, arrivals show in it, marked new, and raise no
+//! toast (on a phone a toast would cover the panel); opening it clears the
+//! toasts on screen.
 //!
 //! Owns the browser-side inbox ([`crate::client::inbox::InboxModel`]) as a
 //! signal; children only read it or call back.
@@ -26,9 +30,10 @@ use self::bell::Bell;
 use self::panel::Panel;
 use self::toasts::{ToastStack, Toasts};
 use crate::client::dom::{close_on_escape_or_outside_click, every};
-use crate::client::event_source::use_event_source;
+use crate::client::feeds::use_feed;
 use crate::client::inbox::InboxModel;
 use crate::client::time::now_ms;
+use crate::model::feed::FeedKey;
 use crate::model::notification::{
     events, InboxSnapshot, ReadMarks, StoredNotification, UnreadCount,
 };
@@ -39,18 +44,20 @@ pub fn NotificationCenter() -> impl IntoView {
     let inbox = RwSignal::new(InboxModel::default());
     let toasts = ToastStack::new();
     let open = RwSignal::new(false);
+    // Ids that arrived while the panel was open; cleared when it closes.
+    let fresh = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        if open.get() {
+            toasts.clear();
+        } else {
+            fresh.update(Vec::clear);
+        }
+    });
     let now = RwSignal::new(now_ms());
     every(Duration::from_secs(15), move || now.set(now_ms()));
 
-    let connection = use_event_source(
-        "/api/sse/notifications".into(),
-        &[
-            events::SNAPSHOT,
-            events::NOTIFICATION,
-            events::READ,
-            events::UNREAD,
-        ],
-        move |message| match message.event.as_str() {
+    let connection = use_feed(FeedKey::Inbox, move |message| {
+        match message.event.as_str() {
             events::SNAPSHOT => {
                 if let Ok(snapshot) = serde_json::from_str::<InboxSnapshot>(&message.data) {
                     inbox.update(|model| model.apply_snapshot(snapshot));
@@ -65,8 +72,12 @@ pub fn NotificationCenter() -> impl IntoView {
                 };
                 let mut added = None;
                 inbox.update(|model| added = model.apply_notification(id, stored));
-                if let Some(notification) = added {
-                    toasts.push(notification);
+                match added {
+                    Some(notification) if open.get_untracked() => {
+                        fresh.update(|fresh| fresh.push(notification.id));
+                    }
+                    Some(notification) => toasts.push(notification),
+                    None => {}
                 }
             }
             events::READ => {
@@ -80,8 +91,8 @@ pub fn NotificationCenter() -> impl IntoView {
                 }
             }
             _ => {}
-        },
-    );
+        }
+    });
 
     let container = NodeRef::<Div>::new();
     let bell_button = NodeRef::<leptos::html::Button>::new();
@@ -95,7 +106,7 @@ pub fn NotificationCenter() -> impl IntoView {
         <div class="relative" node_ref=container>
             <Bell inbox open button=bell_button />
             <Show when=move || open.get()>
-                <Panel inbox connection now />
+                <Panel inbox connection now fresh />
             </Show>
         </div>
         <Toasts toasts />

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::actions::{LoadOlder, MarkAllRead};
 use super::item::NotificationItem;
-use crate::client::event_source::ConnectionState;
+use crate::client::feeds::ConnectionState;
 use crate::client::inbox::InboxModel;
 
 /// The panel under the bell.
@@ -14,6 +14,7 @@ pub fn Panel(
     inbox: RwSignal<InboxModel>,
     connection: ReadSignal<ConnectionState>,
     now: RwSignal<i64>,
+    fresh: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let mark_all = ServerAction::<MarkAllRead>::new();
     let load_older = ServerAction::<LoadOlder>::new();
@@ -56,7 +57,7 @@ pub fn Panel(
             >
                 <ul class="max-h-[28rem] divide-y divide-slate-100 overflow-y-auto" aria-label="Notification list">
                     <For each=items key=|n| (n.id.clone(), n.read) let:notification>
-                        <NotificationItem notification inbox now />
+                        <NotificationItem notification inbox now fresh />
                     </For>
                 </ul>
             </Show>

@@ -55,6 +55,11 @@ impl ToastStack {
         });
     }
 
+    /// Takes every toast off the screen (the open panel shows them).
+    pub fn clear(&self) {
+        self.toasts.update(Vec::clear);
+    }
+
     fn tick(&self) {
         if self.toasts.with_untracked(Vec::is_empty) {
             return;

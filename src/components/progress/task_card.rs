@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use super::actions::CancelTask;
-use crate::client::event_source::{use_event_source, SseMessage};
+use crate::client::feeds::{use_feed, FeedMessage};
+use crate::model::feed::FeedKey;
 use crate::model::task::{TaskState, TaskStatus, PROGRESS_EVENT};
 
 /// Tailwind classes of a status pill.
@@ -109,18 +110,17 @@ pub fn TaskCard(initial: TaskState) -> impl IntoView {
 /// The task's progress stream; mounted only while the task runs.
 #[component]
 fn TaskFeed(id: String, state: RwSignal<TaskState>) -> impl IntoView {
-    let _connection = use_event_source(
-        format!("/api/sse/progress/{id}"),
-        &[PROGRESS_EVENT],
-        move |message: SseMessage| {
-            if let Ok(next) = serde_json::from_str::<TaskState>(&message.data) {
-                // Updates arrive in order; never step back to an older one.
-                let newer = state
-                    .with_untracked(|s| next.progress >= s.progress || next.status.is_terminal());
-                if newer && !state.with_untracked(|s| s.status.is_terminal()) {
-                    state.set(next);
-                }
+    let _connection = use_feed(FeedKey::Task(id), move |message: FeedMessage| {
+        if message.event != PROGRESS_EVENT {
+            return;
+        }
+        if let Ok(next) = serde_json::from_str::<TaskState>(&message.data) {
+            // Updates arrive in order; never step back to an older one.
+            let newer =
+                state.with_untracked(|s| next.progress >= s.progress || next.status.is_terminal());
+            if newer && !state.with_untracked(|s| s.status.is_terminal()) {
+                state.set(next);
             }
-        },
-    );
+        }
+    });
 }

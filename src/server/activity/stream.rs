@@ -2,7 +2,8 @@
 //! after `Last-Event-ID`, exactly the entries missed), then live entries.
 //! Every entry goes out as its stored frame. The feed is for signed-in users
 //! (it names people and what they work on), so it needs a session, and it
-//! ends with that session.
+//! ends with that session. [`activity_feed`] is the feed itself, framed for
+//! either kind of stream.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -11,12 +12,36 @@ use futures::{stream, StreamExt};
 
 use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
 use crate::engine::live::{follow, Delivery, Start};
+use crate::engine::EventId;
 use crate::server::auth::session::CurrentSession;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::sse::framing::Framing;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
-use crate::server::sse::{frame, SseHub};
+use crate::server::sse::{FrameStream, SseHub};
+
+/// The feed from `last_seen` on (or its latest entries), framed by
+/// `framing`. The caller checks the session.
+pub async fn activity_feed(
+    feed: ActivityFeed,
+    last_seen: Option<EventId>,
+    framing: Framing,
+) -> Result<FrameStream, ApiError> {
+    let (start, deliveries) = follow(feed.engine().clone(), CHANNEL, last_seen, SNAPSHOT).await?;
+    let opening: Vec<_> = match start {
+        Start::Snapshot(events) | Start::Replay(events) => {
+            events.iter().map(|event| framing.event(event)).collect()
+        }
+    };
+    let live = deliveries
+        .into_stream()
+        .map(move |delivery| match delivery {
+            Delivery::Event(event) => framing.event(&event),
+            Delivery::Reset => framing.reset(),
+        });
+    Ok(stream::iter(opening).chain(live).boxed())
+}
 
 /// The handler.
 pub async fn activity_stream(
@@ -30,16 +55,6 @@ pub async fn activity_stream(
 ) -> Result<Response, ApiError> {
     let permit = sse.admit(Some(&session.user), ip)?;
     let last_seen = resume_point(&headers, &query);
-    let (start, deliveries) = follow(feed.engine().clone(), CHANNEL, last_seen, SNAPSHOT).await?;
-    let opening: Vec<_> = match start {
-        Start::Snapshot(events) | Start::Replay(events) => {
-            events.iter().map(|event| event.frame.clone()).collect()
-        }
-    };
-    let live = deliveries.into_stream().map(|delivery| match delivery {
-        Delivery::Event(event) => event.frame.clone(),
-        Delivery::Reset => frame::event(None, Some("reset"), b"{\"reason\":\"lagged\"}"),
-    });
-    let frames = session_ends.bind(&session, stream::iter(opening).chain(live));
-    Ok(sse.respond(permit, frames))
+    let frames = activity_feed(feed, last_seen, Framing::Plain).await?;
+    Ok(sse.respond(permit, session_ends.bind(&session, frames)))
 }

@@ -64,27 +64,31 @@ pub struct Inbox {
     shared: SharedPerUser,
 }
 
-/// Frames computed once per user and read-state record on this instance,
+/// Events computed once per user and read-state record on this instance,
 /// shared by all of that user's streams (the unread count after a read
-/// change is not re-folded per stream).
+/// change is not re-folded per stream). Each stream frames them its own way
+/// (plain or tagged), which is cheap next to reading the inbox.
 #[derive(Clone, Default)]
 pub struct SharedPerUser {
     cells: Arc<Mutex<HashMap<String, SharedFrames>>>,
 }
 
-/// The frames of one user at one read-state record, filled once.
-type SharedFrames = (EventId, Arc<OnceCell<Vec<Bytes>>>);
+/// One unframed event: its name and payload.
+pub type Unframed = (&'static str, Bytes);
+
+/// The events of one user at one read-state record, filled once.
+type SharedFrames = (EventId, Arc<OnceCell<Vec<Unframed>>>);
 
 /// Users whose shared frames are kept at most (then the cache starts over).
 const SHARED_USERS_MAX: usize = 10_000;
 
 impl SharedPerUser {
-    /// The frames for `user` at read-state record `record`, computed by
+    /// The events for `user` at read-state record `record`, computed by
     /// `compute` by the first stream that asks, reused by the others.
-    pub async fn get<F, Fut>(&self, user: &UserName, record: EventId, compute: F) -> Vec<Bytes>
+    pub async fn get<F, Fut>(&self, user: &UserName, record: EventId, compute: F) -> Vec<Unframed>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Vec<Bytes>>,
+        Fut: std::future::Future<Output = Vec<Unframed>>,
     {
         let cell = {
             let mut cells = self

@@ -13,6 +13,9 @@
 //!   out as a `read` event carrying the whole compact state, then `unread`.
 //!   Those two frames are computed once per change on this instance and
 //!   shared by all of the user's streams.
+//!
+//! [`inbox_feed`] is the feed itself, framed for either kind of stream; the
+//! multiplexed stream (`crate::server::feeds`) carries it as `inbox`.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -20,7 +23,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::{stream, StreamExt};
 
-use super::service::{channel, reads_channel, Inbox, PAGE_SIZE};
+use super::service::{channel, reads_channel, Inbox, Unframed, PAGE_SIZE};
 use super::view::InboxView;
 use crate::engine::live::{follow, Delivery, Start};
 use crate::engine::{EventId, Subscription};
@@ -30,37 +33,45 @@ use crate::server::auth::session::CurrentSession;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::sse::framing::Framing;
 use crate::server::sse::resume::{resume_point, ResumeQuery};
-use crate::server::sse::{frame, SseHub};
+use crate::server::sse::{FrameStream, SseHub};
 
-fn snapshot_frame(view: &InboxView) -> Bytes {
+fn snapshot_frame(view: &InboxView, framing: &Framing) -> Bytes {
     let snapshot = view.snapshot(PAGE_SIZE);
     let data = serde_json::to_vec(&snapshot).unwrap_or_default();
-    let id = view.newest().map(|id| id.to_string());
-    frame::event(id.as_deref(), Some(events::SNAPSHOT), &data)
+    // An empty inbox is at `0-0`: resuming from there replays everything
+    // published since, so even the first notification is never folded
+    // into a snapshot behind the client's back.
+    let id = view.newest().unwrap_or(EventId::ZERO).to_string();
+    framing.own(Some(&id), Some(events::SNAPSHOT), &data)
 }
 
-fn unread_frame(view: &InboxView) -> Bytes {
+fn unread_event(view: &InboxView) -> Unframed {
     let data = serde_json::to_vec(&view.unread_count()).unwrap_or_default();
-    frame::event(None, Some(events::UNREAD), &data)
+    (events::UNREAD, Bytes::from(data))
 }
 
 /// The current read state (a `read` event without an id: it is not an
 /// inbox position) and the exact unread count.
-async fn read_frames(inbox: &Inbox, user: &UserName) -> Vec<Bytes> {
+async fn read_events(inbox: &Inbox, user: &UserName) -> Vec<Unframed> {
     match inbox.view(user).await {
         Ok(view) => {
             let state = serde_json::to_vec(&view.read_state()).unwrap_or_default();
-            vec![
-                frame::event(None, Some(events::READ), &state),
-                unread_frame(&view),
-            ]
+            vec![(events::READ, Bytes::from(state)), unread_event(&view)]
         }
         Err(error) => {
             tracing::warn!(%error, "could not read the read state");
             Vec::new()
         }
     }
+}
+
+fn framed(events: Vec<Unframed>, framing: &Framing) -> Vec<Bytes> {
+    events
+        .into_iter()
+        .map(|(name, data)| framing.own(None, Some(name), &data))
+        .collect()
 }
 
 /// Each change of the read-state record, by id (`None` after a lag: the
@@ -75,9 +86,9 @@ fn read_changes(reads: Subscription) -> impl futures::Stream<Item = Option<Event
     })
 }
 
-async fn unread_now(inbox: &Inbox, user: &UserName) -> Option<Bytes> {
+async fn unread_now(inbox: &Inbox, user: &UserName) -> Option<Unframed> {
     match inbox.view(user).await {
-        Ok(view) => Some(unread_frame(&view)),
+        Ok(view) => Some(unread_event(&view)),
         Err(error) => {
             tracing::warn!(%error, "could not count unread notifications");
             None
@@ -85,22 +96,17 @@ async fn unread_now(inbox: &Inbox, user: &UserName) -> Option<Bytes> {
     }
 }
 
-/// The handler.
-pub async fn notifications_stream(
-    State(inbox): State<Inbox>,
-    State(sse): State<SseHub>,
-    State(session_ends): State<SessionEnds>,
-    CurrentSession(session): CurrentSession,
-    ip: ClientIp,
-    headers: HeaderMap,
-    Query(query): Query<ResumeQuery>,
-) -> Result<Response, ApiError> {
-    let permit = sse.admit(Some(&session.user), ip)?;
-    let user = session.user.clone();
+/// `user`'s inbox from `last_seen` on (or its snapshot), then live, framed
+/// by `framing`. Registers the user (so `"to": "*"` reaches them).
+pub async fn inbox_feed(
+    inbox: Inbox,
+    user: UserName,
+    last_seen: Option<EventId>,
+    framing: Framing,
+) -> Result<FrameStream, ApiError> {
     // Whoever minted the session, a user who opens their inbox is known
     // from now on, so `"to": "*"` reaches them (one idempotent SADD).
     inbox.register(&user).await?;
-    let last_seen = resume_point(&headers, &query);
     // Read-state changes first, so none falls between reading the state
     // and following it.
     let reads = inbox.engine().subscribe(&reads_channel(&user)).await?;
@@ -115,54 +121,53 @@ pub async fn notifications_stream(
         Start::Snapshot(events) => {
             let mut view = InboxView::fold(&events);
             view.apply(&inbox.read_state(&user).await?);
-            vec![snapshot_frame(&view)]
+            vec![snapshot_frame(&view, &framing)]
         }
         Start::Replay(events) => {
-            let mut frames: Vec<Bytes> = events.iter().map(|event| event.frame.clone()).collect();
-            frames.extend(read_frames(&inbox, &user).await);
+            let mut frames: Vec<Bytes> = events.iter().map(|event| framing.event(event)).collect();
+            frames.extend(framed(read_events(&inbox, &user).await, &framing));
             frames
         }
     };
     let notifications = {
-        let (inbox, user) = (inbox.clone(), user.clone());
+        let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
         deliveries.into_stream().then(move |delivery| {
-            let (inbox, user) = (inbox.clone(), user.clone());
+            let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
             async move {
                 match delivery {
                     // Read marks stored in the inbox by older versions.
                     Delivery::Event(event) if event.name == events::READ => {
-                        let mut frames = vec![event.frame.clone()];
-                        frames.extend(unread_now(&inbox, &user).await);
+                        let mut frames = vec![framing.event(&event)];
+                        frames.extend(framed(
+                            unread_now(&inbox, &user).await.into_iter().collect(),
+                            &framing,
+                        ));
                         frames
                     }
-                    Delivery::Event(event) => vec![event.frame.clone()],
-                    // The stream ends after this; the browser reconnects
-                    // with its Last-Event-ID and gets a replay or a
-                    // snapshot.
-                    Delivery::Reset => vec![frame::event(
-                        None,
-                        Some("reset"),
-                        b"{\"reason\":\"lagged\"}",
-                    )],
+                    Delivery::Event(event) => vec![framing.event(&event)],
+                    // The feed ends after this; the client comes back with
+                    // its last id and gets a replay or a snapshot.
+                    Delivery::Reset => vec![framing.reset()],
                 }
             }
         })
     };
     let read_changes = read_changes(reads).then(move |record| {
-        let (inbox, user) = (inbox.clone(), user.clone());
+        let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
         async move {
-            match record {
+            let events = match record {
                 Some(record) => {
                     let shared = inbox.shared().clone();
                     shared
-                        .get(&user, record, || read_frames(&inbox, &user))
+                        .get(&user, record, || read_events(&inbox, &user))
                         .await
                 }
-                None => read_frames(&inbox, &user).await,
-            }
+                None => read_events(&inbox, &user).await,
+            };
+            framed(events, &framing)
         }
     });
-    // When the notifications end (after a reset), the stream ends too,
+    // When the notifications end (after a reset), the feed ends too,
     // whatever the read changes still have to say.
     let live = stream::select(
         notifications.map(Some).chain(stream::once(async { None })),
@@ -170,6 +175,21 @@ pub async fn notifications_stream(
     )
     .take_while(|frames| std::future::ready(frames.is_some()))
     .flat_map(|frames| stream::iter(frames.unwrap_or_default()));
-    let frames = session_ends.bind(&session, stream::iter(opening).chain(live));
-    Ok(sse.respond(permit, frames))
+    Ok(stream::iter(opening).chain(live).boxed())
+}
+
+/// The handler.
+pub async fn notifications_stream(
+    State(inbox): State<Inbox>,
+    State(sse): State<SseHub>,
+    State(session_ends): State<SessionEnds>,
+    CurrentSession(session): CurrentSession,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Query(query): Query<ResumeQuery>,
+) -> Result<Response, ApiError> {
+    let permit = sse.admit(Some(&session.user), ip)?;
+    let last_seen = resume_point(&headers, &query);
+    let feed = inbox_feed(inbox, session.user.clone(), last_seen, Framing::Plain).await?;
+    Ok(sse.respond(permit, session_ends.bind(&session, feed)))
 }

@@ -18,12 +18,29 @@ pub fn event(id: Option<&str>, name: Option<&str>, data: &[u8]) -> Bytes {
     if let Some(name) = name {
         put_field(&mut out, b"event", name.as_bytes());
     }
+    put_data(&mut out, data);
+    out.freeze()
+}
+
+/// One `data:` line per line of `data`, then the blank line that ends the
+/// event.
+fn put_data(out: &mut BytesMut, data: &[u8]) {
     for line in split_lines(data) {
         out.put_slice(b"data: ");
         out.put_slice(line);
         out.put_u8(b'\n');
     }
     out.put_u8(b'\n');
+}
+
+/// Frames one event of a multiplexed stream: an unnamed event without an
+/// `id:` field whose first data line is `<feed> <name> <id or ->` and whose
+/// remaining lines are `data` (see [`crate::model::feed`]).
+pub fn tagged(feed: &str, id: Option<&str>, name: Option<&str>, data: &[u8]) -> Bytes {
+    let header = crate::model::feed::TaggedLine::header(feed, name, id);
+    let mut out = BytesMut::with_capacity(data.len() + header.len() + 16);
+    put_field(&mut out, b"data", header.as_bytes());
+    put_data(&mut out, data);
     out.freeze()
 }
 
@@ -96,6 +113,19 @@ mod tests {
         assert_eq!(
             &frame[..],
             b"id: 1data: evil\nevent: aretry: 1\ndata: ok\n\n"
+        );
+    }
+
+    #[test]
+    fn a_tagged_frame_names_its_feed_event_and_id_on_the_first_data_line() {
+        let frame = tagged("task:ab", Some("5-1"), Some("progress"), b"{}\n{}");
+        assert_eq!(
+            &frame[..],
+            b"data: task:ab progress 5-1\ndata: {}\ndata: {}\n\n"
+        );
+        assert_eq!(
+            &tagged("clock", None, None, b"{}")[..],
+            b"data: clock message -\ndata: {}\n\n"
         );
     }
 

@@ -8,6 +8,7 @@
 //! mean.
 
 pub mod frame;
+pub mod framing;
 pub mod resume;
 
 use std::convert::Infallible;

@@ -1,0 +1,90 @@
+//! What the tabs of one browser tell each other over their
+//! `BroadcastChannel`: followers say which feeds they want (and where they
+//! stand), the leader relays every event and its connection state.
+//!
+//! Plain serde types, so they are unit-tested on the host; sending and
+//! receiving is the hub's ([`super`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::feed::{FeedKey, FeedStart};
+
+/// The `BroadcastChannel` (and Web Lock) name the tabs share.
+pub const CHANNEL: &str = "belfry-feeds";
+
+/// One message between tabs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Relay {
+    /// A follower wants these feeds from these positions (`all`: this is
+    /// its whole set, replacing what it said before).
+    Want {
+        /// The follower tab.
+        tab: String,
+        /// The feeds and where it stands on each.
+        feeds: Vec<FeedStart>,
+        /// Whether `feeds` is the tab's whole set.
+        all: bool,
+    },
+    /// A follower no longer shows these feeds.
+    Drop {
+        /// The follower tab.
+        tab: String,
+        /// The feeds it let go.
+        feeds: Vec<FeedKey>,
+    },
+    /// A follower tab is going away.
+    Bye {
+        /// The tab.
+        tab: String,
+    },
+    /// A tab became the leader: followers answer with their whole set.
+    Leader {
+        /// The new leader tab.
+        tab: String,
+    },
+    /// One event of one feed, as the leader's stream received it.
+    Event {
+        /// The feed.
+        feed: FeedKey,
+        /// The feed's event name.
+        event: String,
+        /// Its id on the feed.
+        id: Option<String>,
+        /// Its payload.
+        data: String,
+    },
+    /// The leader's connection state (`ConnectionState::as_str`).
+    State {
+        /// The state word.
+        state: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_tagged_json() {
+        let want = Relay::Want {
+            tab: "t1".into(),
+            feeds: vec![FeedStart {
+                feed: FeedKey::Inbox,
+                after: Some("5-0".into()),
+            }],
+            all: true,
+        };
+        let text = serde_json::to_string(&want).unwrap();
+        assert!(text.starts_with(r#"{"t":"want""#), "{text}");
+        assert_eq!(serde_json::from_str::<Relay>(&text).unwrap(), want);
+        let event = Relay::Event {
+            feed: FeedKey::Clock,
+            event: "message".into(),
+            id: None,
+            data: "{}".into(),
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(serde_json::from_str::<Relay>(&text).unwrap(), event);
+    }
+}
