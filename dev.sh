@@ -80,7 +80,8 @@ cmd_run() {
   # The demo: sign in by name, send to anyone. The binary's default is off
   # (docs/security.md); BELFRY_DEMO=0 ./dev.sh run tries production mode.
   export BELFRY_DEMO="${BELFRY_DEMO:-1}"
-  exec cargo leptos serve --release
+  # --precompress: brotli and gzip copies of the assets, served as they are.
+  exec cargo leptos serve --release --precompress
 }
 
 cmd_test() {
@@ -97,8 +98,8 @@ cmd_test() {
   cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
   step "unit and integration tests"
   cargo test --features ssr
-  step "release build (server + WASM + CSS)"
-  cargo leptos build --release
+  step "release build (server + WASM + CSS, precompressed)"
+  cargo leptos build --release --precompress
   step "browser tests (Playwright, Chromium)"
   (cd end2end && BELFRY_E2E_PORT=$(free_port) npx playwright test)
   step "all green in $((SECONDS - started)) s"

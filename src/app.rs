@@ -4,7 +4,7 @@
 //! must not grow page logic.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
@@ -26,6 +26,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -44,7 +45,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_account();
     view! {
-        <Stylesheet id="leptos" href="/pkg/belfry.css" />
         <Title text="Belfry" />
         <Router>
             <Header />

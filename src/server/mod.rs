@@ -22,10 +22,12 @@
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
 //! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`assets`]: cache lifetimes of the built (hashed, precompressed) assets.
 //! - [`metrics`]: `/metrics` in the OpenMetrics text format.
 //! - [`shutdown`]: waiting for SIGINT/SIGTERM.
 
 pub mod activity;
+pub mod assets;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -24,6 +24,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::activity::{self, service::ActivityFeed};
+use super::assets::{self, HashedAssets};
 use super::auth::origin::{self, OriginPolicy};
 use super::auth::publisher::PublisherKey;
 use super::auth::session::Sessions;
@@ -306,7 +307,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         // the CPU of the maximum, paid on every first load until the build
         // precompresses. Streams are not under this layer (a compressor
         // would hold frames back), and tower-http skips event streams anyway.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)));
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
+        .layer(from_fn_with_state(
+            HashedAssets(state.leptos_options.hash_files),
+            assets::cache_lifetimes,
+        ));
     streams
         .merge(requests)
         .layer(from_fn_with_state(
@@ -353,9 +358,23 @@ fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
         .leptos_config
         .is_file()
         .then(|| config.leptos_config.to_string_lossy().into_owned());
-    get_configuration(file.as_deref())
+    let mut options = get_configuration(file.as_deref())
         .map(|conf| conf.leptos_options)
-        .map_err(|error| StartupError::LeptosConfig(error.to_string()))
+        .map_err(|error| StartupError::LeptosConfig(error.to_string()))?;
+    if options.hash_files {
+        // Leptos looks for the asset hashes next to the binary.
+        let hashes = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(&*options.hash_file)));
+        if !hashes.as_deref().is_some_and(std::path::Path::is_file) {
+            tracing::warn!(
+                file = %options.hash_file,
+                "hash-files is on but the asset hash file is not next to the binary; pages will name unhashed assets (ship hash.txt with the binary)"
+            );
+            options.hash_files = false;
+        }
+    }
+    Ok(options)
 }
 
 /// The session keys. Without `BELFRY_SESSION_SECRET`, only demo mode on
