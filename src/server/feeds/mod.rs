@@ -3,6 +3,7 @@
 //!
 //! - [`open`]: starting one feed for a viewer, with its authorisation.
 //! - [`mux`]: the stream body that carries many feeds and takes changes.
+//! - [`mailbox`]: the orders waiting for one stream.
 //! - [`registry`]: this instance's open streams by id, and changes
 //!   forwarded from other instances through the engine.
 //! - [`api`]: `GET /api/sse/feeds` and `POST /api/feeds/{stream}`.
@@ -12,6 +13,7 @@
 //! feed; this module must not know what the feeds carry.
 
 pub mod api;
+pub mod mailbox;
 pub mod mux;
 pub mod open;
 pub mod registry;

@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::Stream;
-use tokio::sync::mpsc;
 
+use super::mailbox::Mailbox;
 use super::open::FeedOpener;
 use super::registry::Registration;
 use crate::model::feed::{FeedError, FeedKey, FeedStart, Hello, FEED_ERROR, HELLO, MAX_FEEDS};
@@ -38,7 +38,7 @@ type Opening = BoxFuture<'static, Result<FrameStream, ApiError>>;
 /// One multiplexed stream.
 pub struct Mux {
     opener: Arc<FeedOpener>,
-    control: mpsc::Receiver<Control>,
+    orders: Arc<Mailbox>,
     /// Frames to send before anything else (the hello, feed errors).
     queued: VecDeque<Bytes>,
     opening: Vec<(FeedKey, Opening)>,
@@ -50,12 +50,12 @@ pub struct Mux {
 
 impl Mux {
     /// A stream with id `stream` starting `starts`, taking orders from
-    /// `control`, unregistered when dropped.
+    /// `orders`, unregistered when dropped.
     pub fn new(
         opener: Arc<FeedOpener>,
         stream: &str,
         starts: Vec<FeedStart>,
-        control: mpsc::Receiver<Control>,
+        orders: Arc<Mailbox>,
         registration: Registration,
     ) -> Self {
         let hello = serde_json::to_vec(&Hello {
@@ -64,7 +64,7 @@ impl Mux {
         .unwrap_or_default();
         let mut mux = Self {
             opener,
-            control,
+            orders,
             queued: VecDeque::from([frame::event(None, Some(HELLO), &hello)]),
             opening: Vec::new(),
             feeds: Vec::new(),
@@ -126,8 +126,8 @@ impl Stream for Mux {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let this = &mut *self;
         // Orders first, so an unsubscribe stops a feed before it sends more.
-        while let Poll::Ready(Some(control)) = this.control.poll_recv(cx) {
-            this.apply(control);
+        for order in this.orders.take(cx) {
+            this.apply(order);
         }
         let mut at = 0;
         while at < this.opening.len() {

@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::mailbox::Mailbox;
 use super::mux::Control;
 use crate::engine::live::{follow, Delivery};
 use crate::engine::{PublishOptions, SharedEngine};
@@ -24,8 +24,6 @@ use crate::model::feed::FeedChange;
 use crate::model::user::UserName;
 use crate::server::error::ApiError;
 
-/// Orders a stream may have waiting before further changes are refused.
-const QUEUED_ORDERS: usize = 16;
 /// Forwarded changes an instance's channel keeps (only live delivery
 /// matters; the history covers a reconnect of the follower).
 const FORWARDED_KEPT: usize = 256;
@@ -51,7 +49,7 @@ struct Forwarded {
 
 struct Entry {
     owner: Option<UserName>,
-    control: mpsc::Sender<Control>,
+    mailbox: Arc<Mailbox>,
 }
 
 /// This instance's multiplexed streams; cheap to clone.
@@ -113,15 +111,19 @@ impl FeedStreams {
     pub fn register(
         &self,
         owner: Option<UserName>,
-    ) -> Result<(String, mpsc::Receiver<Control>, Registration), ApiError> {
+    ) -> Result<(String, Arc<Mailbox>, Registration), ApiError> {
         let stream = format!("{}.{}", self.instance, random_hex::<16>()?);
-        let (control, orders) = mpsc::channel(QUEUED_ORDERS);
-        lock(&self.local).insert(stream.clone(), Entry { owner, control });
+        let mailbox = Arc::new(Mailbox::default());
+        let entry = Entry {
+            owner,
+            mailbox: Arc::clone(&mailbox),
+        };
+        lock(&self.local).insert(stream.clone(), entry);
         let registration = Registration {
             local: Arc::clone(&self.local),
             stream: stream.clone(),
         };
-        Ok((stream, orders, registration))
+        Ok((stream, mailbox, registration))
     }
 
     /// Applies `change` to stream `stream` on behalf of `requester`.
@@ -165,10 +167,10 @@ impl FeedStreams {
         requester: Option<&UserName>,
         change: FeedChange,
     ) -> Result<(), ApiError> {
-        let control = {
+        let mailbox = {
             let local = lock(&self.local);
             match local.get(stream) {
-                Some(entry) if entry.owner.as_ref() == requester => entry.control.clone(),
+                Some(entry) if entry.owner.as_ref() == requester => Arc::clone(&entry.mailbox),
                 _ => return Err(ApiError::NotFound("no such stream")),
             }
         };
@@ -183,12 +185,10 @@ impl FeedStreams {
         .into_iter()
         .flatten()
         {
-            control
-                .try_send(order)
-                .map_err(|_| ApiError::TooManyRequests {
-                    message: "this stream has too many changes waiting; retry shortly".into(),
-                    retry_after: 1,
-                })?;
+            mailbox.post(order).map_err(|_| ApiError::TooManyRequests {
+                message: "this stream has too many changes waiting; retry shortly".into(),
+                retry_after: 1,
+            })?;
         }
         Ok(())
     }
