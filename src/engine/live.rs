@@ -86,6 +86,72 @@ pub async fn follow(
     Ok((start, deliveries))
 }
 
+/// Follows `channel` until `shutdown`, handing every event to `handle`:
+/// the loop each listener of a control channel needs (sign-outs, forwarded
+/// feed changes). Starts with `following` when the caller already follows
+/// (so it knows it listens before it goes on), else follows from now.
+/// After an engine outage or a reset it follows again from the last event
+/// handled, replaying what it missed, with a back-off from 100 ms to 5 s.
+/// `listening`, when given, says whether it follows right now.
+pub async fn keep_following(
+    engine: SharedEngine,
+    channel: String,
+    mut following: Option<Deliveries>,
+    shutdown: tokio_util::sync::CancellationToken,
+    listening: Option<Arc<std::sync::atomic::AtomicBool>>,
+    mut handle: impl FnMut(&Event) + Send,
+) {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    let set_listening = |now: bool| {
+        if let Some(listening) = &listening {
+            listening.store(now, Ordering::Relaxed);
+        }
+    };
+    let mut last_seen: Option<EventId> = None;
+    let mut back_off = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        if following.is_none() {
+            match follow(engine.clone(), &channel, last_seen, 0).await {
+                Ok((start, deliveries)) => {
+                    if let Start::Replay(missed) = start {
+                        for event in &missed {
+                            last_seen = Some(event.id);
+                            handle(event);
+                        }
+                    }
+                    following = Some(deliveries);
+                }
+                Err(error) => tracing::debug!(%error, %channel, "cannot follow yet"),
+            }
+        }
+        if let Some(mut deliveries) = following.take() {
+            set_listening(true);
+            back_off = Duration::from_millis(100);
+            loop {
+                let delivery = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    delivery = deliveries.next() => delivery,
+                };
+                match delivery {
+                    Some(Delivery::Event(event)) => {
+                        last_seen = Some(event.id);
+                        handle(&event);
+                    }
+                    Some(Delivery::Reset) | None => break,
+                }
+            }
+        }
+        set_listening(false);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(back_off) => {}
+        }
+        back_off = (back_off * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The live part of a feed: every event after the start, in order, once.
 pub struct Deliveries {
     engine: SharedEngine,

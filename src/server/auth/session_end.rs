@@ -27,8 +27,8 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::token::{Session, SessionId};
-use crate::engine::live::{follow, Delivery};
-use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
+use crate::engine::live::keep_following;
+use crate::engine::{EngineError, PublishOptions, SharedEngine};
 use crate::model::stream::{SessionEnd, SESSION_END};
 use crate::server::sse::{frame, FrameStream};
 
@@ -148,41 +148,23 @@ impl SessionEnds {
     /// following again (resuming after the last one heard) after an engine
     /// outage, with a back-off from 100 ms to 5 s.
     pub async fn listen(self, shutdown: CancellationToken) {
-        let mut last_seen: Option<EventId> = None;
-        let mut back_off = Duration::from_millis(100);
-        while !shutdown.is_cancelled() {
-            match follow(self.engine.clone(), CHANNEL, last_seen, 0).await {
-                Ok((_, mut deliveries)) => {
-                    self.listening.store(true, Ordering::Relaxed);
-                    back_off = Duration::from_millis(100);
-                    loop {
-                        let delivery = tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            delivery = deliveries.next() => delivery,
-                        };
-                        match delivery {
-                            Some(Delivery::Event(event)) => {
-                                last_seen = Some(event.id);
-                                let id = serde_json::from_slice::<SignedOut>(&event.data)
-                                    .ok()
-                                    .and_then(|news| news.session.parse::<SessionId>().ok());
-                                if let Some(id) = id {
-                                    self.end_local(id);
-                                }
-                            }
-                            Some(Delivery::Reset) | None => break,
-                        }
-                    }
+        let (engine, listening) = (self.engine.clone(), Arc::clone(&self.listening));
+        keep_following(
+            engine,
+            CHANNEL.to_owned(),
+            None,
+            shutdown,
+            Some(listening),
+            move |event| {
+                let id = serde_json::from_slice::<SignedOut>(&event.data)
+                    .ok()
+                    .and_then(|news| news.session.parse::<SessionId>().ok());
+                if let Some(id) = id {
+                    self.end_local(id);
                 }
-                Err(error) => tracing::debug!(%error, "cannot follow sign-outs yet"),
-            }
-            self.listening.store(false, Ordering::Relaxed);
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(back_off) => {}
-            }
-            back_off = (back_off * 2).min(Duration::from_secs(5));
-        }
+            },
+        )
+        .await;
     }
 }
 

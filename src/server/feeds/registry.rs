@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mailbox::Mailbox;
 use super::mux::Control;
-use crate::engine::live::{follow, Delivery};
+use crate::engine::live::{follow, keep_following};
 use crate::engine::{PublishOptions, SharedEngine};
 use crate::model::feed::FeedChange;
 use crate::model::user::UserName;
@@ -195,58 +195,35 @@ impl FeedStreams {
 
     /// Starts applying changes other instances forward to this one, until
     /// `shutdown`; returns once it listens (so no change sent after start-up
-    /// is missed), then follows again after any engine outage.
+    /// is missed), then follows again after any engine outage, resuming
+    /// after the last change heard.
     pub async fn listen(self, shutdown: CancellationToken) {
         let channel = channel(&self.instance);
-        let first = follow(self.engine.clone(), &channel, None, 0).await.ok();
-        tokio::spawn(self.keep_listening(channel, first, shutdown));
-    }
-
-    async fn keep_listening(
-        self,
-        channel: String,
-        mut first: Option<(crate::engine::live::Start, crate::engine::live::Deliveries)>,
-        shutdown: CancellationToken,
-    ) {
-        loop {
-            let followed = match first.take() {
-                Some(followed) => Ok(followed),
-                None => follow(self.engine.clone(), &channel, None, 0).await,
-            };
-            let deliveries = match followed {
-                Ok((_, deliveries)) => deliveries,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot follow forwarded feed changes; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
-                    }
-                }
-            };
-            let mut deliveries = deliveries;
-            loop {
-                let delivery = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    delivery = deliveries.next() => delivery,
+        let first = follow(self.engine.clone(), &channel, None, 0)
+            .await
+            .ok()
+            .map(|(_, deliveries)| deliveries);
+        let engine = self.engine.clone();
+        tokio::spawn(keep_following(
+            engine,
+            channel,
+            first,
+            shutdown,
+            None,
+            move |event| {
+                let Ok(forwarded) = serde_json::from_slice::<Forwarded>(&event.data) else {
+                    return;
                 };
-                match delivery {
-                    Some(Delivery::Event(event)) => {
-                        let Ok(forwarded) = serde_json::from_slice::<Forwarded>(&event.data) else {
-                            continue;
-                        };
-                        let owner = forwarded
-                            .owner
-                            .as_deref()
-                            .and_then(|owner| UserName::parse(owner).ok());
-                        if let Err(error) =
-                            self.apply_here(&forwarded.stream, owner.as_ref(), forwarded.change)
-                        {
-                            tracing::debug!(error = %error.message(), "a forwarded feed change found no stream");
-                        }
-                    }
-                    Some(Delivery::Reset) | None => break,
+                let owner = forwarded
+                    .owner
+                    .as_deref()
+                    .and_then(|owner| UserName::parse(owner).ok());
+                if let Err(error) =
+                    self.apply_here(&forwarded.stream, owner.as_ref(), forwarded.change)
+                {
+                    tracing::debug!(error = %error.message(), "a forwarded feed change found no stream");
                 }
-            }
-        }
+            },
+        ));
     }
 }

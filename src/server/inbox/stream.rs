@@ -11,8 +11,8 @@
 //!   apart from the inbox (`reads:<user>`, one record replaced on each
 //!   change, so marking read never evicts a notification); each change goes
 //!   out as a `read` event carrying the whole compact state, then `unread`.
-//!   Those two frames are computed once per change on this instance and
-//!   shared by all of the user's streams.
+//!   Those two events are computed once per change on this instance and
+//!   shared by all of the user's streams; each stream frames them its way.
 //!
 //! [`inbox_feed`] is the feed itself, framed for either kind of stream; the
 //! multiplexed stream (`crate::server::feeds`) carries it as `inbox`.
