@@ -93,7 +93,7 @@ cmd_test() {
   step "rustfmt"
   cargo fmt --all -- --check
   step "clippy (ssr)"
-  cargo clippy --features ssr --all-targets -- -D warnings
+  cargo clippy --features ssr,jemalloc --all-targets -- -D warnings
   step "clippy (hydrate, wasm32)"
   cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
   step "unit and integration tests"

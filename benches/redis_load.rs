@@ -10,8 +10,8 @@
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
+mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +20,7 @@ use belfry::model::user::UserName;
 use belfry::server::auth::token::SessionKeys;
 use futures::StreamExt;
 use redis_server::{free_port, RedisServer};
-
-const SECRET: &str = "bench-session-secret-0123456789";
-const PUBLISH_KEY: &str = "bench-publisher-key";
+use support::{rss_kib, spawn_belfry, wait_ready, PUBLISH_KEY, SECRET};
 
 struct Options {
     /// The SSE endpoint the streams open (default: the inbox).
@@ -67,72 +65,19 @@ fn options() -> Options {
     options
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() {
     let options = options();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let binary = format!("{root}/target/release/belfry");
-    assert!(
-        std::path::Path::new(&binary).exists(),
-        "build the server first: cargo leptos build --release"
-    );
     let redis = RedisServer::start();
     let port = free_port();
-    let server = Server(
-        Command::new(&binary)
-            .current_dir(root)
-            .env("REDIS_URL", redis.url())
-            .env("BELFRY_ADDR", format!("127.0.0.1:{port}"))
-            .env("BELFRY_PUBLISH_KEY", PUBLISH_KEY)
-            .env("BELFRY_SESSION_SECRET", SECRET)
-            .env("BELFRY_LOG", "warn")
-            // A bench measures capacity, not the limits: 0 = unlimited.
-            .env("BELFRY_MAX_STREAMS", "0")
-            .env("BELFRY_MAX_STREAMS_PER_USER", "0")
-            .env("BELFRY_PUBLISH_RATE", "0")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts"),
-    );
+    let server = spawn_belfry(port, Some(&redis.url()), &[]);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
         .build()
         .expect("an HTTP client");
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let pid = server.0.id();
+    wait_ready(&client, &base, "/readyz").await;
+    let pid = server.pid();
     let rss_before = rss_kib(pid);
 
     // Open the streams: 4 tabs per user.

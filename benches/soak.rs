@@ -11,6 +11,7 @@
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
+mod support;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -89,18 +90,7 @@ impl Drop for Server {
 }
 
 async fn wait_ready(client: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        let ready = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if ready {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the instance on {port} did not become ready");
+    support::wait_ready(client, &format!("http://127.0.0.1:{port}"), "/readyz").await;
 }
 
 /// How long each Redis outage lasts.

@@ -36,6 +36,9 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Panic messages in the console for development builds; the release
+    // bundle leaves the hook (and the formatting it pulls in) out.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
     if let Some(body) = web_sys::window()
