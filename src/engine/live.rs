@@ -191,7 +191,9 @@ impl Deliveries {
                     if missed == 0 {
                         // The engine's feed was interrupted (an outage), so
                         // every follower resyncs now: spread them out.
-                        tokio::time::sleep(crate::jitter::below(RESYNC_SPREAD)).await;
+                        // (Boxed: a timer inline would sit in every idle
+                        // stream's state for a path taken in outages only.)
+                        Box::pin(tokio::time::sleep(crate::jitter::below(RESYNC_SPREAD))).await;
                     }
                     if !self.resync().await {
                         self.finished = true;

@@ -21,7 +21,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
-use futures::{stream, StreamExt};
+use futures::{future, stream, StreamExt};
 
 use super::service::{channel, reads_channel, Inbox, Unframed, PAGE_SIZE};
 use super::view::InboxView;
@@ -129,32 +129,40 @@ pub async fn inbox_feed(
             frames
         }
     };
+    // A stream sits idle far longer than it works, and a combinator keeps
+    // room for its future inline even while idle: the common cases here are
+    // ready at once, and the rare ones (a read mark stored the old way, a
+    // read-state change) are boxed, so an idle stream carries a pointer
+    // instead of a store round trip's state (docs/architecture.md, "Memory
+    // per stream").
     let notifications = {
         let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
-        deliveries.into_stream().then(move |delivery| {
-            let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
-            async move {
-                match delivery {
-                    // Read marks stored in the inbox by older versions.
-                    Delivery::Event(event) if event.name == events::READ => {
+        deliveries
+            .into_stream()
+            .then(move |delivery| match delivery {
+                // Read marks stored in the inbox by older versions.
+                Delivery::Event(event) if event.name == events::READ => {
+                    let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
+                    future::Either::Left(Box::pin(async move {
                         let mut frames = vec![framing.event(&event)];
                         frames.extend(framed(
                             unread_now(&inbox, &user).await.into_iter().collect(),
                             &framing,
                         ));
                         frames
-                    }
-                    Delivery::Event(event) => vec![framing.event(&event)],
-                    // The feed ends after this; the client comes back with
-                    // its last id and gets a replay or a snapshot.
-                    Delivery::Reset => vec![framing.reset()],
+                    }))
                 }
-            }
-        })
+                Delivery::Event(event) => {
+                    future::Either::Right(future::ready(vec![framing.event(&event)]))
+                }
+                // The feed ends after this; the client comes back with its last
+                // id and gets a replay or a snapshot.
+                Delivery::Reset => future::Either::Right(future::ready(vec![framing.reset()])),
+            })
     };
     let read_changes = read_changes(reads).then(move |record| {
         let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
-        async move {
+        Box::pin(async move {
             let events = match record {
                 Some(record) => {
                     let shared = inbox.shared().clone();
@@ -165,7 +173,7 @@ pub async fn inbox_feed(
                 None => read_events(&inbox, &user).await,
             };
             framed(events, &framing)
-        }
+        })
     });
     // When the notifications end (after a reset), the feed ends too,
     // whatever the read changes still have to say.
