@@ -13,6 +13,8 @@
 //!
 //! Run: `benches/run.sh fanout [--streams 10000] [--events 200] [--runs 3] [--interval-ms 20]`
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use belfry::server::limits::client_ip::ClientIp;
 use belfry::server::sse::SseHub;
 use bytes::Bytes;
 use futures::StreamExt;
+use support::{median, percentile};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -103,14 +106,6 @@ fn sent_at(frame: &[u8]) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// Receivers record `now - sent` in µs for every event they get.
@@ -218,11 +213,6 @@ async fn bare_run(n: usize, events: usize, interval: Duration) -> (f64, Vec<u64>
     (per_stream, collect(tasks).await)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -263,15 +253,15 @@ fn main() {
         bare_p50.push(percentile(&bare, 0.50) as f64);
         bare_p99.push(percentile(&bare, 0.99) as f64);
     }
-    let (p99, bare99) = (median(&mut belfry_p99), median(&mut bare_p99));
+    let (p99, bare99) = (median(belfry_p99), median(bare_p99));
     println!(
         "median of {} runs at {} streams: {:.0} B per idle stream (bare receiver task: {:.0} B); p50 {:.0} µs vs {:.0} µs; p99 {:.0} µs vs {:.0} µs bare = {:.2}x",
         options.runs,
         options.streams,
-        median(&mut memory),
-        median(&mut bare_memory),
-        median(&mut belfry_p50),
-        median(&mut bare_p50),
+        median(memory),
+        median(bare_memory),
+        median(belfry_p50),
+        median(bare_p50),
         p99,
         bare99,
         p99 / bare99.max(1.0),

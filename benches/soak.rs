@@ -14,7 +14,6 @@ mod redis_server;
 mod support;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,9 +23,7 @@ use belfry::server::auth::token::SessionKeys;
 use clap::Parser;
 use futures::StreamExt;
 use redis_server::{free_port, RedisServer};
-
-const PUBLISH_KEY: &str = "soak-publisher-key";
-const SECRET: &str = "soak-session-secret-of-enough-length";
+use support::{spawn_belfry, Process, PUBLISH_KEY, SECRET};
 
 /// A soak test over real HTTP against the release binary.
 #[derive(Parser, Clone)]
@@ -48,45 +45,16 @@ struct Options {
     bench: bool,
 }
 
+/// One instance and its port.
 struct Server {
-    child: Child,
+    process: Process,
     port: u16,
 }
 
 fn spawn_server(port: u16, redis: &str) -> Server {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let child = Command::new(format!("{root}/target/release/belfry"))
-        .current_dir(root)
-        .env("REDIS_URL", redis)
-        .env("BELFRY_ADDR", format!("127.0.0.1:{port}"))
-        .env("BELFRY_PUBLISH_KEY", PUBLISH_KEY)
-        .env("BELFRY_SESSION_SECRET", SECRET)
-        .env("BELFRY_LOG", "error")
-        .env("BELFRY_DRAIN_SECS", "2")
-        .env("BELFRY_MAX_STREAMS", "0")
-        .env("BELFRY_MAX_STREAMS_PER_USER", "0")
-        .env("BELFRY_PUBLISH_RATE", "0")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    Server { child, port }
-}
-
-impl Server {
-    fn terminate(&mut self) {
-        // SIGTERM by PID, so the instance drains like under a supervisor.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let extra = [("BELFRY_LOG", "error"), ("BELFRY_DRAIN_SECS", "2")];
+    let process = spawn_belfry(port, Some(redis), &extra);
+    Server { process, port }
 }
 
 async fn wait_ready(client: &reqwest::Client, port: u16) {
@@ -309,7 +277,7 @@ async fn main() {
         "[{:>5.1?}] instance B: SIGTERM (drain 2 s)",
         started.elapsed()
     );
-    b.terminate();
+    b.process.terminate();
     b = spawn_server(ports[1], &redis.url());
     wait_ready(&http, b.port).await;
     println!("[{:>5.1?}] instance B back", started.elapsed());
@@ -327,8 +295,8 @@ async fn main() {
     stop_clients.store(true, Ordering::Relaxed);
     // Clients blocked in a read notice `stop` at their next frame (the
     // heartbeat at the latest); the servers' end closes the rest.
-    a.terminate();
-    b.terminate();
+    a.process.terminate();
+    b.process.terminate();
     let mut seen = Vec::new();
     for client in clients {
         seen.push(client.await.expect("client"));

@@ -17,6 +17,12 @@ impl Process {
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
+
+    /// SIGTERM by PID and wait, so the server drains as under a supervisor.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
 }
 
 impl Drop for Process {
