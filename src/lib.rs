@@ -30,9 +30,11 @@ pub mod jitter;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser bundle: hydrates the server-rendered page,
-/// then marks `<body data-hydrated>` (tests wait for it before typing into
-/// a form whose checks run in the browser).
+/// Entry point of the browser bundle. The page is server-rendered HTML with
+/// islands (the bell, each page's live widget); Leptos's island script calls
+/// this, then hydrates each island. `<body data-hydrated>` is set once they
+/// are (tests wait for it before typing into a form whose checks run in the
+/// browser): the islands hydrate in microtasks, so a zero timeout runs after.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -40,11 +42,16 @@ pub fn hydrate() {
     // bundle leaves the hook (and the formatting it pulls in) out.
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    if let Some(body) = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.body())
-    {
-        let _ = body.set_attribute("data-hydrated", "");
-    }
+    leptos::mount::hydrate_islands();
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = web_sys::window()
+                .and_then(|window| window.document())
+                .and_then(|document| document.body())
+            {
+                let _ = body.set_attribute("data-hydrated", "");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

@@ -51,42 +51,19 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// The signed-in user's bell and name, or a sign-in link.
+/// The signed-in user's bell and name, or a sign-in link. Rendered by the
+/// server (it knows the account before the page is sent); only the
+/// signed-in part is interactive.
 #[component]
 fn AccountArea() -> impl IntoView {
     let account = use_account();
-    let sign_out = ServerAction::<SignOut>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = sign_out.value().get() {
-            load_page("/sign-in");
-        }
-    });
     view! {
         <Suspense fallback=|| ()>
             {move || {
                 account
                     .get()
                     .map(|account| match account {
-                        Some(account) => {
-                            view! {
-                                <div class="flex items-center gap-2">
-                                    <NotificationCenter />
-                                    <span class="hidden text-sm text-slate-600 sm:inline" data-testid="signed-in-as">
-                                        {account.name}
-                                    </span>
-                                    <button
-                                        type="button"
-                                        class="rounded-lg px-2 py-1 text-sm text-slate-500 hover:bg-slate-100 hover:text-slate-900"
-                                        on:click=move |_| {
-                                            sign_out.dispatch(SignOut {});
-                                        }
-                                    >
-                                        "Sign out"
-                                    </button>
-                                </div>
-                            }
-                                .into_any()
-                        }
+                        Some(account) => view! { <AccountMenu name=account.name /> }.into_any(),
                         None => {
                             view! {
                                 <a href="/sign-in" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500">
@@ -98,5 +75,33 @@ fn AccountArea() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// The bell, the user's name and the sign-out button.
+#[island]
+fn AccountMenu(name: String) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            load_page("/sign-in");
+        }
+    });
+    view! {
+        <div class="flex items-center gap-2">
+            <NotificationCenter />
+            <span class="hidden text-sm text-slate-600 sm:inline" data-testid="signed-in-as">
+                {name}
+            </span>
+            <button
+                type="button"
+                class="rounded-lg px-2 py-1 text-sm text-slate-500 hover:bg-slate-100 hover:text-slate-900"
+                on:click=move |_| {
+                    sign_out.dispatch(SignOut {});
+                }
+            >
+                "Sign out"
+            </button>
+        </div>
     }
 }

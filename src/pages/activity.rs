@@ -50,7 +50,7 @@ pub fn ActivityPage() -> impl IntoView {
 }
 
 /// The feed itself: its stream, the simulate buttons, the entries.
-#[component]
+#[island]
 fn LiveFeed() -> impl IntoView {
     let feed = RwSignal::new(Feed::default());
     let state = use_feed(FeedKey::Activity, move |message: FeedMessage| {

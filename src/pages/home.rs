@@ -5,11 +5,9 @@ use leptos_meta::Title;
 
 use crate::components::clock_card::ClockCard;
 
-/// The home page. The clock can be paused, which unmounts it and so closes
-/// its stream; resuming opens a new one.
+/// The home page: an introduction, then the live clock.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let (live, set_live) = signal(true);
     view! {
         <Title text="Belfry · Live clock" />
         <div class="space-y-6">
@@ -19,6 +17,18 @@ pub fn HomePage() -> impl IntoView {
                     "Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response."
                 </p>
             </div>
+            <LiveClock />
+        </div>
+    }
+}
+
+/// The clock and its pause button. Pausing unmounts the clock and so
+/// closes its stream; resuming opens a new one.
+#[island]
+fn LiveClock() -> impl IntoView {
+    let (live, set_live) = signal(true);
+    view! {
+        <div class="space-y-6">
             <Show
                 when=move || live.get()
                 fallback=|| {

@@ -50,7 +50,7 @@ fn Dashboard(account: Account) -> impl IntoView {
 }
 
 /// One button per kind; each sends "Test <kind> notification" to yourself.
-#[component]
+#[island]
 fn TestButtons(me: String) -> impl IntoView {
     let send = ServerAction::<SendNotification>::new();
     let buttons = NotificationKind::ALL.map(|kind| {
@@ -94,7 +94,7 @@ fn TestButtons(me: String) -> impl IntoView {
 }
 
 /// Send a notification to any user by name.
-#[component]
+#[island]
 fn SendForm() -> impl IntoView {
     let send = ServerAction::<SendNotification>::new();
     let outcome = move || match send.value().get() {

@@ -39,7 +39,7 @@ pub fn ProgressPage() -> impl IntoView {
     }
 }
 
-#[component]
+#[island]
 fn Tracker() -> impl IntoView {
     let known = Resource::new(|| (), |()| my_tasks());
     // Tasks started from this page since it loaded, newest last.

@@ -40,7 +40,7 @@ fn HostSignIn() -> impl IntoView {
 
 /// The demo's form. Valid names are checked in the browser first, with the
 /// same rules the server enforces.
-#[component]
+#[island]
 fn SignInForm() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let (name, set_name) = signal(String::new());

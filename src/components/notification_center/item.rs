@@ -1,13 +1,12 @@
 //! One notification row, and the icon and colours of each kind.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
-use super::actions::MarkRead;
+use super::actions::mark_read;
 use crate::client::dom::load_page;
 use crate::client::inbox::InboxModel;
 use crate::client::time::{parse_ms, relative};
-use crate::model::notification::{link_target, LinkTarget, Notification, NotificationKind};
+use crate::model::notification::{link_target, Notification, NotificationKind};
 
 /// Tailwind classes for the icon badge of a kind.
 pub fn kind_classes(kind: NotificationKind) -> &'static str {
@@ -49,8 +48,6 @@ pub fn NotificationItem(
         let id = notification.id.clone();
         Signal::derive(move || fresh.with(|fresh| fresh.contains(&id)))
     };
-    let mark_read = ServerAction::<MarkRead>::new();
-    let navigate = use_navigate();
     let id = notification.id.clone();
     let read = {
         let id = id.clone();
@@ -65,14 +62,18 @@ pub fn NotificationItem(
     let link = notification.link.clone();
     let on_click = move |_| {
         inbox.update(|model| model.mark_read_locally(&id));
-        mark_read.dispatch(MarkRead { id: id.clone() });
         // Checked again here: a link written straight into Redis never
         // passed the server's validation, and `javascript:` must not run.
-        match link.as_deref().map(|link| (link, link_target(link))) {
-            Some((link, Some(LinkTarget::SameSite))) => navigate(link, Default::default()),
-            Some((link, Some(LinkTarget::External))) => load_page(link),
-            Some((_, None)) | None => {}
-        }
+        let follow = link.clone().filter(|link| link_target(link).is_some());
+        let id = id.clone();
+        // The mark is saved before the page is left, so that leaving does
+        // not cancel it.
+        leptos::task::spawn_local(async move {
+            let _ = mark_read(id).await;
+            if let Some(link) = follow {
+                load_page(&link);
+            }
+        });
     };
     let label = notification.title.clone();
     view! {
