@@ -47,5 +47,6 @@ mod session_end;
 mod shutdown;
 mod sse_time;
 mod startup;
+mod stream_connection;
 mod tasks;
 mod timeouts;

@@ -14,8 +14,17 @@
 //!   `server::startup`), the listener closes and open connections get
 //!   `grace` to finish their responses; requests in flight complete.
 //!
-//! Routing and handlers are the router's business; this module must not
-//! look at requests.
+//! - **Two paths** ([`stream_connection`]): a connection whose first bytes
+//!   are `GET /api/sse/` is served by Belfry's own one-request HTTP/1.1
+//!   writer, which keeps no per-connection buffers while the stream is
+//!   open; every other connection by hyper. Both go through the same
+//!   router. (A stream request sent on a connection hyper already serves,
+//!   such as a browser's kept-alive one, stays with hyper.)
+//!
+//! Routing and handlers are the router's business; this module looks at a
+//! connection's first bytes only to pick its path.
+
+pub mod stream_connection;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +39,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+
+use self::stream_connection::STREAM_PREFIX;
 
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +63,7 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let streams = TaskTracker::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -60,11 +73,28 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connection =
-                        serve_connection(&builder, &graceful, stream, peer, &router, limits);
+                    let (builder, watcher) = (builder.clone(), graceful.watcher());
+                    let (router, streams) = (router.clone(), streams.clone());
+                    // Each path runs in a task of its own, so a stream's
+                    // task is sized for the stream path only.
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%error, "connection closed with an error");
+                        // Events should leave at once, not wait for Nagle's
+                        // algorithm.
+                        let _ = stream.set_nodelay(true);
+                        match is_stream_request(&stream, limits.header_read_timeout).await {
+                            Some(true) => {
+                                let served = stream_connection::serve(stream, peer, router, limits);
+                                tokio::spawn(streams.track_future(served));
+                            }
+                            Some(false) => {
+                                let connection = serve_connection(&builder, stream, peer, router, limits);
+                                tokio::spawn(async move {
+                                    if let Err(error) = watcher.watch(connection).await {
+                                        tracing::debug!(%error, "connection closed with an error");
+                                    }
+                                });
+                            }
+                            None => {}
                         }
                     });
                 }
@@ -79,8 +109,12 @@ pub async fn serve(
         }
     }
     drop(listener);
+    streams.close();
+    let finished = async {
+        tokio::join!(graceful.shutdown(), streams.wait());
+    };
     tokio::select! {
-        () = graceful.shutdown() => Ok(()),
+        () = finished => Ok(()),
         () = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "connections still open after the grace period; exiting anyway");
             Ok(())
@@ -88,28 +122,35 @@ pub async fn serve(
     }
 }
 
-/// One connection's future, watched by the drain.
+/// Whether the connection's first bytes are a stream request; `None` when
+/// the client sends nothing before the header-read timeout, or closes.
+/// Bytes are only peeked at: they stay for whichever path reads them. A
+/// request line split across packets before the prefix is complete goes to
+/// hyper (served the same, with hyper's buffers).
+async fn is_stream_request(stream: &TcpStream, timeout: Duration) -> Option<bool> {
+    let mut start = [0u8; STREAM_PREFIX.len()];
+    match tokio::time::timeout(timeout, stream.peek(&mut start)).await {
+        Ok(Ok(read)) if read > 0 => Some(read == start.len() && start == *STREAM_PREFIX),
+        _ => None,
+    }
+}
+
+/// One connection served by hyper; the caller has the drain watch it.
 fn serve_connection(
     builder: &http1::Builder,
-    graceful: &GracefulShutdown,
     stream: TcpStream,
     peer: SocketAddr,
-    router: &Router,
+    router: Router,
     limits: ConnectionLimits,
-) -> impl Future<Output = hyper::Result<()>> + Send + 'static {
-    // Events should leave at once, not wait for Nagle's algorithm.
-    let _ = stream.set_nodelay(true);
+) -> impl hyper_util::server::graceful::GracefulConnection<Error = hyper::Error> + Send + 'static {
     let mut io = TimeoutStream::new(stream);
     io.set_write_timeout(Some(limits.write_timeout));
-    let service = router
-        .clone()
-        .map_request(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
-    let connection = builder.serve_connection(
+    let service = router.map_request(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    builder.serve_connection(
         TokioIo::new(Box::pin(io)),
         TowerToHyperService::new(service),
-    );
-    graceful.watch(connection)
+    )
 }

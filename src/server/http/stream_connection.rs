@@ -1,0 +1,396 @@
+//! The stream path: connections whose request line is `GET /api/sse/…` are
+//! served here instead of by hyper, so an open stream keeps none of hyper's
+//! per-connection buffers (two 8 KiB buffers per connection, about 7 KiB of
+//! RSS each idle stream; docs/architecture.md, "Memory per stream").
+//!
+//! The request head is read into a buffer that is freed once parsed
+//! (httparse, hyper's own parser), the request goes through the same
+//! router as every other (limits, auth, CSRF, access log), and the response
+//! is written straight to the socket: the head once, then each body frame
+//! as an HTTP/1.1 chunk. One request per connection: the response says
+//! `connection: close`, and the connection closes when the body ends, when
+//! the client closes or sends anything more (an SSE client sends nothing
+//! after its request), or when a write makes no progress for the write
+//! timeout.
+//!
+//! Owns the HTTP/1.1 framing of that one request and response; it must not
+//! look at what the router does with the request, and it never reads a
+//! request body (a stream request with one is refused with 400).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::HttpBody as _;
+use axum::body::{Body, BodyDataStream};
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response, Version};
+use axum::Router;
+use bytes::{Buf, Bytes, BytesMut};
+use futures::{FutureExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+use super::ConnectionLimits;
+
+/// The request-line prefix that selects this path.
+pub const STREAM_PREFIX: &[u8] = b"GET /api/sse/";
+
+/// The largest request head accepted (hyper's default limit is about the
+/// same); a larger one gets 431.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most header fields accepted; more get 431.
+const MAX_HEADERS: usize = 64;
+
+/// Why a request head was refused before it reached the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Not valid HTTP/1.x.
+    Malformed,
+    /// Longer than [`MAX_HEAD_BYTES`] or more than [`MAX_HEADERS`] fields.
+    TooLarge,
+    /// A stream request that carries a body.
+    HasBody,
+}
+
+impl Refusal {
+    fn status(self) -> u16 {
+        match self {
+            Self::Malformed | Self::HasBody => 400,
+            Self::TooLarge => 431,
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Self::Malformed => {
+                r#"{"error":{"code":"bad_request","message":"the request head is not valid HTTP/1.1"}}"#
+            }
+            Self::TooLarge => {
+                r#"{"error":{"code":"request_header_fields_too_large","message":"the request head is over 16 KiB or has over 64 fields"}}"#
+            }
+            Self::HasBody => {
+                r#"{"error":{"code":"bad_request","message":"a stream request must not have a body"}}"#
+            }
+        }
+    }
+}
+
+/// Serves one stream request on `socket` and closes it.
+pub async fn serve(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnectionLimits,
+) {
+    let request =
+        match tokio::time::timeout(limits.header_read_timeout, read_request(&mut socket)).await {
+            Ok(Ok(Ok(request))) => request,
+            Ok(Ok(Err(refusal))) => {
+                let _ = write_refusal(&mut socket, refusal, limits.write_timeout).await;
+                return;
+            }
+            // The client closed, or trickled its head past the timeout.
+            Ok(Err(_)) | Err(_) => return,
+        };
+    let mut request = request;
+    request.extensions_mut().insert(ConnectInfo(peer));
+    // HTTP/1.0 clients know no chunks: their body ends with the connection.
+    let chunked = request.version() == Version::HTTP_11;
+    let Ok(response) = router.oneshot(request).await;
+    let _ = respond(&mut socket, response, chunked, limits.write_timeout).await;
+}
+
+/// Reads and parses the request head. The outer error is I/O (or the client
+/// closing); the inner one a head to refuse.
+async fn read_request(socket: &mut TcpStream) -> std::io::Result<Result<Request<Body>, Refusal>> {
+    let mut head = Vec::with_capacity(1024);
+    loop {
+        if head.len() >= MAX_HEAD_BYTES {
+            return Ok(Err(Refusal::TooLarge));
+        }
+        head.reserve(1024.min(MAX_HEAD_BYTES - head.len()));
+        if socket.read_buf(&mut head).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        match parse(&head) {
+            Ok(Some(request)) => return Ok(Ok(request)),
+            Ok(None) => continue,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    }
+}
+
+/// Parses a complete head into a request with an empty body; `None` while
+/// the head is incomplete. Bytes after the head (a pipelined request) are
+/// ignored: the connection closes after this response.
+fn parse(bytes: &[u8]) -> Result<Option<Request<Body>>, Refusal> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut fields);
+    match head.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Refusal::TooLarge),
+        Err(_) => return Err(Refusal::Malformed),
+    }
+    if head.method != Some("GET") {
+        return Err(Refusal::Malformed);
+    }
+    let version = match head.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut request = Request::new(Body::empty());
+    *request.method_mut() = Method::GET;
+    *request.version_mut() = version;
+    *request.uri_mut() = head
+        .path
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| Refusal::Malformed)?;
+    let headers = request.headers_mut();
+    for field in head.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Refusal::Malformed)?;
+        let value = HeaderValue::from_bytes(field.value).map_err(|_| Refusal::Malformed)?;
+        headers.append(name, value);
+    }
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0");
+    if has_body {
+        return Err(Refusal::HasBody);
+    }
+    Ok(Some(request))
+}
+
+/// Writes `response`: its head, then its body, with its length when the
+/// body's size is known (error answers), else as chunks if `chunked`, else
+/// delimited by the close. Stops when the client closes or sends more
+/// bytes.
+async fn respond(
+    socket: &mut TcpStream,
+    response: Response<Body>,
+    chunked: bool,
+    write_timeout: Duration,
+) -> std::io::Result<()> {
+    let (parts, body) = response.into_parts();
+    let length = body.size_hint().exact();
+    let chunked = chunked && length.is_none();
+    let head = response_head(&parts, length, chunked);
+    drop(parts);
+    let (mut reader, mut writer) = socket.split();
+    with_timeout(write_timeout, writer.write_all(&head)).await?;
+    drop(head);
+
+    let mut frames = body.into_data_stream();
+    // An SSE client sends nothing after its request: any byte, or the end
+    // of its side, ends the response.
+    let closed = async move {
+        let mut probe = [0u8; 1];
+        let _ = reader.read(&mut probe).await;
+    };
+    tokio::pin!(closed);
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = &mut closed => return Ok(()),
+            frame = frames.next() => frame,
+        };
+        let (data, after) = match first {
+            Some(Ok(first)) => gather(&mut frames, first),
+            Some(Err(_)) => return Ok(()),
+            None => break,
+        };
+        if !data.is_empty() {
+            if chunked {
+                let mut size = [0u8; 18];
+                let size = chunk_size_line(data.len(), &mut size);
+                let mut chunk = Buf::chain(Buf::chain(size, data), &b"\r\n"[..]);
+                with_timeout(write_timeout, writer.write_all_buf(&mut chunk)).await?;
+            } else {
+                let mut data = data;
+                with_timeout(write_timeout, writer.write_all_buf(&mut data)).await?;
+            }
+        }
+        match after {
+            After::More => {}
+            After::End => break,
+            // A body that fails mid-way: close without the last chunk, so
+            // the client sees the response cut short.
+            After::Failed => return Ok(()),
+        }
+    }
+    if chunked {
+        with_timeout(write_timeout, writer.write_all(b"0\r\n\r\n")).await?;
+    }
+    writer.shutdown().await
+}
+
+/// How many bytes of frames already waiting go out in one write.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What the body does after a gathered batch.
+enum After {
+    /// More frames may come.
+    More,
+    /// It ended.
+    End,
+    /// It failed.
+    Failed,
+}
+
+/// `first`, followed by the frames the body already has ready (a stream
+/// that fell behind, or a burst), up to [`BATCH_BYTES`]: one write, one
+/// chunk and one system call for all of them, as hyper's write queue does.
+/// A lone frame, the usual case, is passed on as it is (no copy).
+fn gather(frames: &mut BodyDataStream, first: Bytes) -> (Bytes, After) {
+    let mut batch: Option<BytesMut> = None;
+    let after = loop {
+        if batch.as_ref().map_or(first.len(), BytesMut::len) >= BATCH_BYTES {
+            break After::More;
+        }
+        match frames.next().now_or_never() {
+            None => break After::More,
+            Some(Some(Ok(next))) => batch
+                .get_or_insert_with(|| BytesMut::from(&first[..]))
+                .extend_from_slice(&next),
+            Some(Some(Err(_))) => break After::Failed,
+            Some(None) => break After::End,
+        }
+    };
+    (batch.map_or(first, BytesMut::freeze), after)
+}
+
+/// The status line and header fields, ending in the blank line.
+fn response_head(
+    parts: &axum::http::response::Parts,
+    length: Option<u64>,
+    chunked: bool,
+) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512);
+    let status = parts.status;
+    head.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .as_bytes(),
+    );
+    for (name, value) in &parts.headers {
+        if name == header::CONNECTION
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONTENT_LENGTH
+        {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if let Some(length) = length {
+        head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+    } else if chunked {
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    head.extend_from_slice(b"connection: close\r\n\r\n");
+    head
+}
+
+/// `len` in hex followed by CRLF, written into `buf`.
+fn chunk_size_line(len: usize, buf: &mut [u8; 18]) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut at = 16;
+    let mut rest = len;
+    loop {
+        at -= 1;
+        buf[at] = HEX[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf[16] = b'\r';
+    buf[17] = b'\n';
+    &buf[at..]
+}
+
+/// A refused head's answer, then the close.
+async fn write_refusal(
+    socket: &mut TcpStream,
+    refusal: Refusal,
+    write_timeout: Duration,
+) -> std::io::Result<()> {
+    let body = refusal.body();
+    let answer = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        refusal.status(),
+        if refusal == Refusal::TooLarge { "Request Header Fields Too Large" } else { "Bad Request" },
+        body.len(),
+    );
+    with_timeout(write_timeout, socket.write_all(answer.as_bytes())).await?;
+    socket.shutdown().await
+}
+
+/// `write` unless it makes no progress for `limit` (a client that stopped
+/// reading): then a `TimedOut` error. A write that completes at once (the
+/// usual case: the socket buffer has room) sets no timer.
+async fn with_timeout(
+    limit: Duration,
+    write: impl std::future::Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()> {
+    tokio::time::timeout(limit, write)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_are_lowercase_hex() {
+        let mut buf = [0u8; 18];
+        assert_eq!(chunk_size_line(0, &mut buf), b"0\r\n");
+        assert_eq!(chunk_size_line(10, &mut buf), b"a\r\n");
+        assert_eq!(chunk_size_line(0x1f40, &mut buf), b"1f40\r\n");
+        assert_eq!(
+            chunk_size_line(usize::MAX, &mut buf),
+            b"ffffffffffffffff\r\n"
+        );
+    }
+
+    #[test]
+    fn a_complete_head_parses_into_a_request() {
+        let head = b"GET /api/sse/feeds?feeds=clock HTTP/1.1\r\nHost: a\r\nCookie: x=1\r\n\r\n";
+        let request = parse(head).ok().flatten().expect("a request");
+        assert_eq!(request.uri(), "/api/sse/feeds?feeds=clock");
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!(request.headers()["cookie"], "x=1");
+        assert!(matches!(
+            parse(b"GET /api/sse/feeds HTTP/1.1\r\nHost: a\r\n"),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn bad_heads_are_refused_with_the_reason() {
+        let body = b"GET /api/sse/time HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        assert_eq!(parse(body).err(), Some(Refusal::HasBody));
+        let chunked = b"GET /api/sse/time HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(chunked).err(), Some(Refusal::HasBody));
+        assert_eq!(
+            parse(b"GET /api/sse/time HTTP/1.1\r\nBad Header\r\n\r\n").err(),
+            Some(Refusal::Malformed)
+        );
+        let mut many = b"GET /api/sse/time HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("x-{i}: 1\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&many).err(), Some(Refusal::TooLarge));
+    }
+}
