@@ -242,6 +242,7 @@ impl Application {
             self.listener,
             self.router,
             limits,
+            self.state.http_metrics.connections.clone(),
             stop,
             self.config.shutdown_grace(),
         )

@@ -235,3 +235,38 @@ async fn an_http_1_0_client_gets_the_stream_unchunked() {
         "raw SSE, no chunk sizes: {body}"
     );
 }
+
+#[tokio::test]
+async fn connections_are_counted_by_the_path_that_serves_them() {
+    let app = spawn_app().await;
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    socket
+        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut socket, "timestamp").await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("belfry_http_connections_total{path=\"stream\"} 1\n"),
+        "{metrics}"
+    );
+    let hyper = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("belfry_http_connections_total{path=\"hyper\"} "))
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        hyper >= 1,
+        "the page and the scrape went through hyper: {metrics}"
+    );
+}

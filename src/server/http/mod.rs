@@ -37,12 +37,15 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::stream_connection::STREAM_PREFIX;
+use super::metrics::http::ConnectionLabels;
 
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -54,11 +57,13 @@ pub struct ConnectionLimits {
 }
 
 /// Serves `router` on `listener` until `stop` resolves, then waits up to
-/// `grace` for open connections to finish.
+/// `grace` for open connections to finish. Each connection is counted in
+/// `connections` by the path that serves it.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    connections: Family<ConnectionLabels, Counter>,
     stop: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -75,6 +80,7 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let (builder, watcher) = (builder.clone(), graceful.watcher());
                     let (router, streams) = (router.clone(), streams.clone());
+                    let connections = connections.clone();
                     // Each path runs in a task of its own, so a stream's
                     // task is sized for the stream path only.
                     tokio::spawn(async move {
@@ -83,10 +89,12 @@ pub async fn serve(
                         let _ = stream.set_nodelay(true);
                         match is_stream_request(&stream, limits.header_read_timeout).await {
                             Some(true) => {
+                                connections.get_or_create(&[("path", "stream")]).inc();
                                 let served = stream_connection::serve(stream, peer, router, limits);
                                 tokio::spawn(streams.track_future(served));
                             }
                             Some(false) => {
+                                connections.get_or_create(&[("path", "hyper")]).inc();
                                 let connection = serve_connection(&builder, stream, peer, router, limits);
                                 tokio::spawn(async move {
                                     if let Err(error) = watcher.watch(connection).await {

@@ -29,12 +29,20 @@ pub struct HttpMetrics {
     /// Seconds until the response head (for a stream: until it opened),
     /// by route.
     pub duration: Family<RequestLabels, Histogram>,
+    /// TCP connections accepted, by the path that served them (`stream`:
+    /// a stream request on a connection of its own, served without hyper's
+    /// buffers; `hyper`: everything else). Counted by `server::http`.
+    pub connections: Family<ConnectionLabels, Counter>,
 }
+
+/// Labels of a connection series.
+pub type ConnectionLabels = [(&'static str, &'static str); 1];
 
 impl Default for HttpMetrics {
     fn default() -> Self {
         Self {
             requests: Family::default(),
+            connections: Family::default(),
             duration: Family::new_with_constructor(|| {
                 // 1 ms … ~16 s.
                 Histogram::new(exponential_buckets(0.001, 2.0, 15))

@@ -127,6 +127,11 @@ impl Metrics {
             "Seconds to the response head, by route",
             http.duration.clone(),
         );
+        registry.register(
+            "http_connections",
+            "TCP connections accepted, by path (stream: a stream on a connection of its own, served without hyper; hyper)",
+            http.connections.clone(),
+        );
         let alive_tasks = Gauge::default();
         registry.register(
             "tokio_alive_tasks",
