@@ -79,7 +79,41 @@ async fn a_read_change_reaches_every_stream_with_the_exact_count_and_replays(eng
     assert_eq!(back.next_event(WAIT).await.unwrap().data["unread"], 1);
 }
 
+/// Older versions stored read marks as a `read` event in the inbox itself;
+/// such an event still reaches open streams, followed by the exact count,
+/// and folds into later snapshots.
+async fn a_read_mark_stored_in_the_inbox_the_old_way_still_counts(engine: EngineKind) {
+    let (app, _redis) = spawn_on(engine).await;
+    let first = app.notify("olga", "a").await;
+    app.notify("olga", "b").await;
+    let mut tab = app.inbox_stream("olga", None).await;
+    assert_eq!(tab.next_event(WAIT).await.unwrap().event, "snapshot");
+
+    let olga = UserName::parse("olga").unwrap();
+    app.state
+        .engine
+        .publish(
+            &belfry::server::inbox::service::channel(&olga),
+            belfry::model::notification::events::READ,
+            bytes::Bytes::from(format!(r#"{{"through":"{first}"}}"#)),
+        )
+        .await
+        .unwrap();
+    let read = tab.next_event(WAIT).await.unwrap();
+    assert_eq!(read.event, "read");
+    assert_eq!(read.data["through"], first.as_str());
+    let unread = tab.next_event(WAIT).await.unwrap();
+    assert_eq!(unread.event, "unread");
+    assert_eq!(unread.data["unread"], 1, "only b is unread");
+
+    let mut fresh = app.inbox_stream("olga", None).await;
+    let snapshot = fresh.next_event(WAIT).await.unwrap();
+    assert_eq!(snapshot.event, "snapshot");
+    assert_eq!(snapshot.data["unread"], 1);
+}
+
 on_both_engines!(
     reading_never_evicts_unread_notifications,
     a_read_change_reaches_every_stream_with_the_exact_count_and_replays,
+    a_read_mark_stored_in_the_inbox_the_old_way_still_counts,
 );
