@@ -16,15 +16,7 @@ async fn healthz_and_readyz_answer_ok_on_the_in_process_engine() {
 #[tokio::test]
 async fn metrics_expose_the_open_stream_gauge() {
     let app = spawn_app().await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(text.contains("belfry_sse_open_streams 0"), "{text}");
     assert!(text.contains("belfry_tokio_alive_tasks"), "{text}");
     assert!(

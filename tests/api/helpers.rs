@@ -27,6 +27,12 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The text `/metrics` answers on the app's own address.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await;
+        response.unwrap().text().await.unwrap()
+    }
+
     /// A `Cookie` header value signing `user` in.
     pub fn cookie_for(&self, user: &str) -> String {
         let user = belfry::model::user::UserName::parse(user).expect("valid test user");

@@ -7,7 +7,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{eventually, production_config, spawn_app, spawn_app_with};
+use crate::helpers::{eventually, production_config, spawn_app, spawn_app_with, TestApp};
+
+/// Connects to `app` and sends `request` as it is.
+async fn send(app: &TestApp, request: &[u8]) -> TcpStream {
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    socket.write_all(request).await.unwrap();
+    socket
+}
 
 /// Reads until `needle` has arrived (or 5 s pass); returns all read.
 async fn read_until(socket: &mut TcpStream, needle: &str) -> String {
@@ -50,12 +57,11 @@ async fn read_to_close(socket: &mut TcpStream) -> String {
 #[tokio::test]
 async fn a_stream_is_chunked_http_1_1_and_closing_the_socket_ends_it() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
     let request = format!(
         "GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\nCookie: {}\r\n\r\n",
         app.cookie_for("alice")
     );
-    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut socket = send(&app, request.as_bytes()).await;
     let head = read_until(&mut socket, "event: snapshot").await;
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     let lower = head.to_ascii_lowercase();
@@ -102,11 +108,11 @@ async fn a_stream_is_chunked_http_1_1_and_closing_the_socket_ends_it() {
 #[tokio::test]
 async fn an_answer_of_known_length_has_a_content_length_and_the_connection_closes() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
+    let mut socket = send(
+        &app,
+        b"GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\n\r\n",
+    )
+    .await;
     let answer = read_to_close(&mut socket).await;
     assert!(
         answer.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
@@ -125,11 +131,11 @@ async fn an_answer_of_known_length_has_a_content_length_and_the_connection_close
 #[tokio::test]
 async fn a_stream_request_with_a_body_gets_400_naming_the_problem() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello")
-        .await
-        .unwrap();
+    let mut socket = send(
+        &app,
+        b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello",
+    )
+    .await;
     let answer = read_to_close(&mut socket).await;
     assert!(
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
@@ -152,16 +158,11 @@ async fn a_head_with_too_many_fields_gets_431_and_a_broken_one_400() {
         many.push_str(&format!("x-field-{i}: 1\r\n"));
     }
     many.push_str("\r\n");
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket.write_all(many.as_bytes()).await.unwrap();
+    let mut socket = send(&app, many.as_bytes()).await;
     let answer = read_to_close(&mut socket).await;
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nno colon here\r\n\r\n")
-        .await
-        .unwrap();
+    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nno colon here\r\n\r\n").await;
     let answer = read_to_close(&mut socket).await;
     assert!(
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
@@ -175,13 +176,9 @@ async fn a_stream_request_whose_head_trickles_is_closed_at_the_header_read_timeo
     let mut config = production_config();
     config.header_read_timeout_secs = 1;
     let app = spawn_app_with(config).await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
     // The request line arrives whole (so the stream path takes it), the
     // rest never does.
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: te")
-        .await
-        .unwrap();
+    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: te").await;
     let started = Instant::now();
     let answer = read_to_close(&mut socket).await;
     assert_eq!(answer, "", "nothing is answered to a head that never ends");
@@ -195,11 +192,7 @@ async fn a_stream_request_whose_head_trickles_is_closed_at_the_header_read_timeo
 #[tokio::test]
 async fn bytes_after_the_request_end_the_stream() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
+    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n").await;
     read_until(&mut socket, "timestamp").await;
     assert!(eventually(Duration::from_secs(5), || app.state.sse.open_streams() == 1).await);
     socket
@@ -215,11 +208,7 @@ async fn bytes_after_the_request_end_the_stream() {
 #[tokio::test]
 async fn an_http_1_0_client_gets_the_stream_unchunked() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.0\r\n\r\n")
-        .await
-        .unwrap();
+    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.0\r\n\r\n").await;
     let seen = read_until(&mut socket, "timestamp").await;
     let (head, body) = seen.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -239,23 +228,11 @@ async fn an_http_1_0_client_gets_the_stream_unchunked() {
 #[tokio::test]
 async fn connections_are_counted_by_the_path_that_serves_them() {
     let app = spawn_app().await;
-    let mut socket = TcpStream::connect(app.addr).await.unwrap();
-    socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
+    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n").await;
     read_until(&mut socket, "timestamp").await;
     let page = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("belfry_http_connections_total{path=\"stream\"} 1\n"),
         "{metrics}"
