@@ -1,7 +1,7 @@
 // Two Belfry instances on two ports sharing one Redis: what one publishes,
 // the other delivers; what one marks read, the other shows.
 import { expect, test } from '@playwright/test';
-import { bell, publish, signIn, uniqueName } from './support/inbox';
+import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
 import { startRedis, type RunningRedis } from './support/redis';
 import { freePort, startServer, type RunningServer } from './support/server';
 
@@ -59,6 +59,7 @@ test('the UI of A sends to a user whose tab is on B', async ({ browser }) => {
   await signIn(carolOnB, carol, b.url);
 
   await bobOnA.goto(`${a.url}/notifications`);
+  await bellLive(bobOnA);
   const form = bobOnA.getByRole('region', { name: 'Send to a user' });
   await form.getByLabel('Recipient').fill(carol);
   await form.getByLabel('Title').fill('Across instances');

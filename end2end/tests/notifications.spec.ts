@@ -1,7 +1,7 @@
 // The notification center in real Chromium: two users, live delivery,
 // read state across tabs, reload, offline catch-up, and escaping.
 import { expect, test } from '@playwright/test';
-import { bell, publish, signIn, uniqueName } from './support/inbox';
+import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
 
 test('bob sends to alice: alice gets a toast and a badge, bob does not', async ({ browser }) => {
   const alice = uniqueName('alice');
@@ -53,6 +53,7 @@ test('marking read in one tab updates the other, and a reload keeps it', async (
   await signIn(tabOne, alice);
   const tabTwo = await context.newPage();
   await tabTwo.goto('/notifications');
+  await bellLive(tabTwo);
   await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 0 unread');
 
   await publish(request, alice, 'Read me in one tab');

@@ -4,7 +4,7 @@
 // connections per site. Each test runs its own server, so the open-stream
 // gauge counts only its own tabs.
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { bell, publish, signIn, uniqueName } from './support/inbox';
+import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
 import { freePort, startServer, type RunningServer } from './support/server';
 
 async function metric(request: APIRequestContext, server: RunningServer, name: string): Promise<number> {
@@ -26,7 +26,7 @@ async function openTabs(page: Page, server: RunningServer, count: number, path: 
   for (let i = 1; i < count; i++) {
     const tab = await page.context().newPage();
     await tab.goto(`${server.url}${path}`);
-    await expect(bell(tab)).toHaveAccessibleName(/Notifications, \d+ unread/);
+    await bellLive(tab);
     tabs.push(tab);
   }
   return tabs;

@@ -3,7 +3,7 @@
 // link written straight into Redis is never followed.
 import { execFileSync } from 'node:child_process';
 import { expect, test } from '@playwright/test';
-import { bell, publish, uniqueName } from './support/inbox';
+import { bell, bellLive, publish, uniqueName } from './support/inbox';
 import { startRedis, type RunningRedis } from './support/redis';
 import { nowSecs, setSession } from './support/session';
 import { freePort, publishKey, repoRoot, sessionSecret, startServer, type RunningServer } from './support/server';
@@ -52,6 +52,7 @@ test.describe('the default binary', () => {
     const expires = nowSecs() + 3;
     await setSession(context, server.url, user, expires);
     await page.goto(`${server.url}/notifications`);
+    await bellLive(page);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
     await publish(request, user, 'Before the gap', {}, server.url);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
@@ -95,6 +96,7 @@ test.describe('a link written straight into Redis', () => {
     const user = uniqueName('victim');
     await setSession(context, server.url, user, nowSecs() + 3600);
     await page.goto(`${server.url}/notifications`);
+    await bellLive(page);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
     let dialogs = 0;
     page.on('dialog', async (dialog) => {

@@ -6,7 +6,10 @@ use leptos::prelude::*;
 
 use crate::client::inbox::{badge_text, InboxModel};
 
-/// Toggles the panel; `aria-label` is "Notifications, N unread".
+/// Toggles the panel; `aria-label` is "Notifications, N unread". The
+/// server renders it with 0; `data-live` appears once the inbox snapshot
+/// arrived, so from then on every new notification arrives live (tests wait
+/// for it before publishing).
 #[component]
 pub fn Bell(
     inbox: RwSignal<InboxModel>,
@@ -23,6 +26,7 @@ pub fn Bell(
             aria-haspopup="dialog"
             aria-expanded=move || open.get().to_string()
             aria-controls="notification-panel"
+            data-live=move || inbox.with(|model| model.loaded).then_some("")
             on:click=move |_| open.update(|open| *open = !*open)
         >
             <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" class="size-6" aria-hidden="true">
