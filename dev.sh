@@ -30,9 +30,17 @@ apt_install() { # Debian packages, only those missing
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+ensure_c_toolchain() { # cargo install builds C code (ring, zstd, ...) and asks pkg-config
+  command -v cc >/dev/null || apt_install build-essential
+  command -v pkg-config >/dev/null || apt_install pkg-config
+  command -v cc >/dev/null || die "a C compiler (cc) is missing: install gcc or clang, then rerun"
+}
+
 ensure_rust() {
   command -v cargo >/dev/null && command -v rustup >/dev/null \
     || die "Rust is missing: install rustup (Debian: apt-get install rustup, or rustup.rs), then rerun"
+  # rust-toolchain.toml names the toolchain; rustup installs it on first use.
+  rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
   rustup target list --installed | grep -qx wasm32-unknown-unknown \
     || { step "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
   local component
@@ -54,9 +62,17 @@ ensure_cargo_tools() {
   fi
 }
 
+ensure_node() { # Tailwind 4 and Playwright need Node.js 20 or newer
+  command -v npm >/dev/null || apt_install nodejs npm
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version 2>/dev/null || echo none)): \
+install it from your distribution (Debian 13 ships 20) or NodeSource's Debian packages, then rerun"
+}
+
 npm_ci() { # npm ci in $1 unless node_modules already matches its package-lock.json
   local dir=$1 stamp=$1/node_modules/.belfry-installed
-  command -v npm >/dev/null || apt_install nodejs npm
+  ensure_node
   if ! cmp -s "$dir/package-lock.json" "$stamp"; then
     step "installing npm packages in ${dir}"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
@@ -65,6 +81,7 @@ npm_ci() { # npm ci in $1 unless node_modules already matches its package-lock.j
 }
 
 ensure_build_tools() {
+  ensure_c_toolchain
   ensure_rust
   ensure_cargo_tools
   npm_ci "$ROOT"
@@ -81,7 +98,7 @@ cmd_run() {
   # (docs/security.md); BELFRY_DEMO=0 ./dev.sh run tries production mode.
   export BELFRY_DEMO="${BELFRY_DEMO:-1}"
   # --precompress: brotli and gzip copies of the assets, served as they are.
-  exec cargo leptos serve --release --precompress
+  exec cargo leptos serve --release --precompress --split
 }
 
 cmd_test() {
@@ -99,7 +116,7 @@ cmd_test() {
   step "unit and integration tests"
   cargo test --features ssr
   step "release build (server + WASM + CSS, precompressed)"
-  cargo leptos build --release --precompress
+  cargo leptos build --release --precompress --split
   step "browser tests (Playwright, Chromium)"
   (cd end2end && BELFRY_E2E_PORT=$(free_port) npx playwright test)
   step "all green in $((SECONDS - started)) s"

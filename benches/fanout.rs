@@ -26,6 +26,7 @@ use belfry::engine::SharedEngine;
 use belfry::server::limits::client_ip::ClientIp;
 use belfry::server::sse::SseHub;
 use bytes::Bytes;
+use clap::Parser;
 use futures::StreamExt;
 use support::{median, percentile};
 use tokio::sync::broadcast;
@@ -60,34 +61,24 @@ fn live_bytes() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 
+#[derive(Parser)]
 struct Options {
+    /// Subscribers, all receiving every event.
+    #[arg(long, default_value_t = 10_000)]
     streams: usize,
+    /// Events published per run.
+    #[arg(long, default_value_t = 200)]
     events: usize,
+    /// Runs; the report gives their medians.
+    #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Pause between events: long enough for one fan-out to finish before
     /// the next starts, so the figures are latency, not queueing.
+    #[arg(long, default_value_t = 20)]
     interval_ms: u64,
-}
-
-fn options() -> Options {
-    let mut options = Options {
-        streams: 10_000,
-        events: 200,
-        runs: 3,
-        interval_ms: 20,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    for pair in args.windows(2) {
-        let value = pair[1].parse::<usize>().ok();
-        match (pair[0].as_str(), value) {
-            ("--streams", Some(v)) => options.streams = v,
-            ("--events", Some(v)) => options.events = v,
-            ("--runs", Some(v)) => options.runs = v,
-            ("--interval-ms", Some(v)) => options.interval_ms = v as u64,
-            _ => {}
-        }
-    }
-    options
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// The send time (ns since `base`) written into a payload.
@@ -214,7 +205,7 @@ async fn bare_run(n: usize, events: usize, interval: Duration) -> (f64, Vec<u64>
 }
 
 fn main() {
-    let options = options();
+    let options = Options::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -18,56 +18,36 @@ use std::time::{Duration, Instant};
 
 use belfry::model::user::UserName;
 use belfry::server::auth::token::SessionKeys;
+use clap::Parser;
 use futures::StreamExt;
 use redis_server::{free_port, RedisServer};
 use support::{rss_kib, spawn_belfry, wait_ready, PUBLISH_KEY, SECRET};
 
+#[derive(Parser)]
 struct Options {
-    /// The SSE endpoint the streams open (default: the inbox).
+    /// The SSE endpoint the streams open.
+    #[arg(long, default_value = "/api/sse/notifications")]
     path: String,
+    /// Streams to open.
+    #[arg(long, default_value_t = 2000)]
     streams: usize,
+    /// Publishing runs (0: only open the streams and measure memory).
+    #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Seconds of publishing per run.
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Requests in flight at once while opening streams and publishing.
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
-}
-
-fn options() -> Options {
-    let mut options = Options {
-        path: "/api/sse/notifications".to_owned(),
-        streams: 2000,
-        runs: 3,
-        seconds: 5,
-        concurrency: 32,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        if args[i] == "--path" {
-            if let Some(path) = args.get(i + 1) {
-                options.path = path.clone();
-            }
-            i += 2;
-            continue;
-        }
-        let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
-        match (args[i].as_str(), value) {
-            ("--streams", Some(v)) => options.streams = v as usize,
-            ("--runs", Some(v)) => options.runs = v as usize,
-            ("--seconds", Some(v)) => options.seconds = v,
-            ("--concurrency", Some(v)) => options.concurrency = v as usize,
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
-    }
-    options
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 #[tokio::main]
 async fn main() {
-    let options = options();
+    let options = Options::parse();
     let redis = RedisServer::start();
     let port = free_port();
     let server = spawn_belfry(port, Some(&redis.url()), &[]);

@@ -6,7 +6,8 @@
 //!
 //! - [`account`]: signing in and out, and who is signed in.
 //! - [`app`]: the HTML shell, the header and the route table.
-//! - [`model`]: wire types shared by server and browser.
+//! - [`model`]: each feature's payloads, shared by server and browser.
+//! - [`wire`]: the protocol: event ids, event names, SSE framing.
 //! - [`client`]: browser-side plumbing (EventSource as signals).
 //! - [`components`]: reusable UI pieces (clock card, status dot, header).
 //! - [`pages`]: one module per page.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod wire;
 
 #[cfg(feature = "ssr")]
 pub mod engine;
@@ -31,10 +33,9 @@ pub mod jitter;
 pub mod server;
 
 /// Entry point of the browser bundle. The page is server-rendered HTML with
-/// islands (the bell, each page's live widget); Leptos's island script calls
-/// this, then hydrates each island. `<body data-hydrated>` is set once they
-/// are (tests wait for it before typing into a form whose checks run in the
-/// browser): the islands hydrate in microtasks, so a zero timeout runs after.
+/// islands (the bell eagerly, each page's live widget as a lazily loaded
+/// chunk); Leptos's island script calls this, then hydrates each island.
+/// `<body data-hydrated>` is set once all of them are ([`client::hydration`]).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -43,15 +44,5 @@ pub fn hydrate() {
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    leptos::prelude::set_timeout(
-        || {
-            if let Some(body) = web_sys::window()
-                .and_then(|window| window.document())
-                .and_then(|document| document.body())
-            {
-                let _ = body.set_attribute("data-hydrated", "");
-            }
-        },
-        std::time::Duration::ZERO,
-    );
+    client::hydration::start();
 }

@@ -1,10 +1,12 @@
 //! The engine contract, written once and run against every engine.
 //!
 //! Each test in `suite` takes a factory that builds a fresh engine with a
-//! given history cap and live buffer; `engine_suite!` instantiates the whole
-//! suite for one engine. The Redis engine gets a private `redis-server` per
+//! given history cap and live buffer; the `engines` template runs it once
+//! per engine. The Redis engine gets a private `redis-server` per
 //! test; `redis_only` holds what only a networked engine can be asked.
 
+#[path = "support/eventually.rs"]
+mod eventually;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -17,6 +19,8 @@ use belfry::engine::redis::{RedisConfig, RedisEngine};
 use belfry::engine::{DedupeToken, EngineError, EventId, History, PublishOptions, SharedEngine};
 use bytes::Bytes;
 use redis_server::RedisServer;
+use rstest::rstest;
+use rstest_reuse::{apply, template};
 
 /// A fresh engine and whatever must live as long as it (its Redis server).
 pub struct Fixture {
@@ -26,6 +30,40 @@ pub struct Fixture {
 
 /// Builds a fresh engine: (history cap, live buffer) → engine.
 pub type Factory = fn(usize, usize) -> Fixture;
+
+fn memory_engine(history_cap: usize, live_buffer: usize) -> Fixture {
+    Fixture {
+        engine: Arc::new(MemoryEngine::new(MemoryConfig {
+            history_cap,
+            live_buffer,
+            ..MemoryConfig::default()
+        })),
+        _redis: None,
+    }
+}
+
+fn redis_engine(history_cap: usize, live_buffer: usize) -> Fixture {
+    let server = RedisServer::start();
+    let engine = RedisEngine::connect(&RedisConfig {
+        url: server.url(),
+        history_cap,
+        live_buffer,
+    })
+    .expect("a Redis engine");
+    Fixture {
+        engine: Arc::new(engine),
+        _redis: Some(server),
+    }
+}
+
+/// Every test of `suite` runs once per engine: `suite::<test>::case_1_memory`
+/// and `suite::<test>::case_2_redis`. A test names the template once, so
+/// none can be left out of an engine.
+#[template]
+#[rstest]
+#[case::memory(memory_engine as Factory)]
+#[case::redis(redis_engine as Factory)]
+fn engines(#[case] make: Factory) {}
 
 mod suite {
     use super::*;
@@ -59,7 +97,9 @@ mod suite {
             .collect()
     }
 
-    pub async fn ids_strictly_increase_and_subscribers_see_publish_order(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn ids_strictly_increase_and_subscribers_see_publish_order(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let mut subscription = engine.subscribe("orders").await.unwrap();
@@ -73,7 +113,9 @@ mod suite {
         }
     }
 
-    pub async fn history_after_returns_exactly_the_later_events(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn history_after_returns_exactly_the_later_events(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let ids = publish_n(engine, "h", 10).await;
@@ -91,7 +133,9 @@ mod suite {
         assert_eq!(latest.iter().map(|e| e.id).collect::<Vec<_>>(), ids[7..]);
     }
 
-    pub async fn unknown_or_evicted_ids_are_reported_gone(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn unknown_or_evicted_ids_are_reported_gone(#[case] make: Factory) {
         let fixture = make(5, 64);
         let engine = &fixture.engine;
         let ids = publish_n(engine, "g", 12).await;
@@ -115,7 +159,9 @@ mod suite {
         );
     }
 
-    pub async fn replay_from_zero_is_everything_until_history_is_trimmed(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn replay_from_zero_is_everything_until_history_is_trimmed(#[case] make: Factory) {
         let fixture = make(5, 64);
         let engine = &fixture.engine;
         match engine.history_after("z", EventId::ZERO).await.unwrap() {
@@ -136,7 +182,9 @@ mod suite {
         ));
     }
 
-    pub async fn channels_are_isolated(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn channels_are_isolated(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let mut alice = engine.subscribe("alice").await.unwrap();
@@ -146,7 +194,9 @@ mod suite {
         assert_eq!(engine.latest("alice", 10).await.unwrap().len(), 1);
     }
 
-    pub async fn a_follower_resumes_with_exactly_the_missed_events_then_live(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_follower_resumes_with_exactly_the_missed_events_then_live(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let ids = publish_n(engine, "f", 5).await;
@@ -168,7 +218,9 @@ mod suite {
         );
     }
 
-    pub async fn a_follower_without_a_usable_id_gets_a_snapshot(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_follower_without_a_usable_id_gets_a_snapshot(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let ids = publish_n(engine, "s", 30).await;
@@ -185,7 +237,9 @@ mod suite {
         assert!(matches!(start, Start::Snapshot(events) if events.len() == 20));
     }
 
-    pub async fn a_slow_subscriber_is_resynced_from_history_in_order(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_slow_subscriber_is_resynced_from_history_in_order(#[case] make: Factory) {
         // The live buffer holds 4 events; the follower reads none while 40
         // are published, so it lags and must catch up from history.
         let fixture = make(100, 4);
@@ -199,7 +253,9 @@ mod suite {
         assert_eq!(ids_of(&delivered), ids, "every event, in order, once");
     }
 
-    pub async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap(#[case] make: Factory) {
         let fixture = make(5, 4);
         let engine = &fixture.engine;
         let first = engine.publish("far", "e", payload(0)).await.unwrap();
@@ -223,7 +279,9 @@ mod suite {
         );
     }
 
-    pub async fn sets_remember_members_once(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn sets_remember_members_once(#[case] make: Factory) {
         let fixture = make(10, 4);
         let engine = &fixture.engine;
         assert!(engine.members("users").await.unwrap().is_empty());
@@ -235,7 +293,9 @@ mod suite {
         assert_eq!(members, ["alice", "bob"]);
     }
 
-    pub async fn a_conditional_publish_stores_only_on_the_expected_newest_event(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_conditional_publish_stores_only_on_the_expected_newest_event(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let expect = |id| PublishOptions {
@@ -262,7 +322,9 @@ mod suite {
         );
     }
 
-    pub async fn a_channel_cap_keeps_exactly_the_latest_events(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_channel_cap_keeps_exactly_the_latest_events(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let capped = PublishOptions {
@@ -283,7 +345,9 @@ mod suite {
         assert_eq!(latest.iter().map(|e| e.id).collect::<Vec<_>>(), ids[7..]);
     }
 
-    pub async fn an_expired_channel_is_gone_and_a_forgotten_member_too(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn an_expired_channel_is_gone_and_a_forgotten_member_too(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let event = engine.publish("short", "e", payload(1)).await.unwrap();
@@ -312,7 +376,11 @@ mod suite {
         assert_eq!(engine.members("tasks").await.unwrap(), ["b"]);
     }
 
-    pub async fn a_dedupe_token_stores_once_per_channel_and_returns_the_first_id(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_dedupe_token_stores_once_per_channel_and_returns_the_first_id(
+        #[case] make: Factory,
+    ) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;
         let token = DedupeToken([7; 16]);
@@ -371,7 +439,9 @@ mod suite {
         );
     }
 
-    pub async fn publishing_never_waits_for_a_subscriber_that_does_not_read(make: Factory) {
+    #[apply(engines)]
+    #[tokio::test]
+    async fn publishing_never_waits_for_a_subscriber_that_does_not_read(#[case] make: Factory) {
         let fixture = make(1000, 4);
         let engine = &fixture.engine;
         let _idle = engine.subscribe("busy").await.unwrap();
@@ -390,110 +460,13 @@ mod suite {
     }
 }
 
-macro_rules! engine_suite {
-    ($name:ident, $factory:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn ids_strictly_increase_and_subscribers_see_publish_order() {
-                suite::ids_strictly_increase_and_subscribers_see_publish_order($factory).await;
-            }
-            #[tokio::test]
-            async fn history_after_returns_exactly_the_later_events() {
-                suite::history_after_returns_exactly_the_later_events($factory).await;
-            }
-            #[tokio::test]
-            async fn unknown_or_evicted_ids_are_reported_gone() {
-                suite::unknown_or_evicted_ids_are_reported_gone($factory).await;
-            }
-            #[tokio::test]
-            async fn replay_from_zero_is_everything_until_history_is_trimmed() {
-                suite::replay_from_zero_is_everything_until_history_is_trimmed($factory).await;
-            }
-            #[tokio::test]
-            async fn channels_are_isolated() {
-                suite::channels_are_isolated($factory).await;
-            }
-            #[tokio::test]
-            async fn a_follower_resumes_with_exactly_the_missed_events_then_live() {
-                suite::a_follower_resumes_with_exactly_the_missed_events_then_live($factory).await;
-            }
-            #[tokio::test]
-            async fn a_follower_without_a_usable_id_gets_a_snapshot() {
-                suite::a_follower_without_a_usable_id_gets_a_snapshot($factory).await;
-            }
-            #[tokio::test]
-            async fn a_slow_subscriber_is_resynced_from_history_in_order() {
-                suite::a_slow_subscriber_is_resynced_from_history_in_order($factory).await;
-            }
-            #[tokio::test]
-            async fn a_subscriber_too_far_behind_gets_a_reset_not_a_gap() {
-                suite::a_subscriber_too_far_behind_gets_a_reset_not_a_gap($factory).await;
-            }
-            #[tokio::test]
-            async fn sets_remember_members_once() {
-                suite::sets_remember_members_once($factory).await;
-            }
-            #[tokio::test]
-            async fn a_conditional_publish_stores_only_on_the_expected_newest_event() {
-                suite::a_conditional_publish_stores_only_on_the_expected_newest_event($factory)
-                    .await;
-            }
-            #[tokio::test]
-            async fn a_channel_cap_keeps_exactly_the_latest_events() {
-                suite::a_channel_cap_keeps_exactly_the_latest_events($factory).await;
-            }
-            #[tokio::test]
-            async fn an_expired_channel_is_gone_and_a_forgotten_member_too() {
-                suite::an_expired_channel_is_gone_and_a_forgotten_member_too($factory).await;
-            }
-            #[tokio::test]
-            async fn a_dedupe_token_stores_once_per_channel_and_returns_the_first_id() {
-                suite::a_dedupe_token_stores_once_per_channel_and_returns_the_first_id($factory)
-                    .await;
-            }
-            #[tokio::test]
-            async fn publishing_never_waits_for_a_subscriber_that_does_not_read() {
-                suite::publishing_never_waits_for_a_subscriber_that_does_not_read($factory).await;
-            }
-        }
-    };
-}
-
-fn memory_engine(history_cap: usize, live_buffer: usize) -> Fixture {
-    Fixture {
-        engine: Arc::new(MemoryEngine::new(MemoryConfig {
-            history_cap,
-            live_buffer,
-            ..MemoryConfig::default()
-        })),
-        _redis: None,
-    }
-}
-
-fn redis_engine(history_cap: usize, live_buffer: usize) -> Fixture {
-    let server = RedisServer::start();
-    let engine = RedisEngine::connect(&RedisConfig {
-        url: server.url(),
-        history_cap,
-        live_buffer,
-    })
-    .expect("a Redis engine");
-    Fixture {
-        engine: Arc::new(engine),
-        _redis: Some(server),
-    }
-}
-
-engine_suite!(memory, memory_engine);
-engine_suite!(redis, redis_engine);
-
 /// What only the Redis engine can be asked: connections, outages, and the
 /// contract with other writers of the same Redis.
 mod redis_only {
     use super::*;
     use belfry::engine::Engine;
+
+    use crate::eventually::eventually;
 
     fn engine_on(server: &RedisServer) -> Arc<RedisEngine> {
         Arc::new(
@@ -515,16 +488,6 @@ mod redis_only {
             Ok(Some(Delivery::Event(event))) => event,
             other => panic!("expected an event, got {other:?}"),
         }
-    }
-
-    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-        for _ in 0..200 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("timed out waiting until {what}");
     }
 
     #[tokio::test]
@@ -555,12 +518,13 @@ mod redis_only {
             "one Redis subscription per channel: {numsub:?}"
         );
         subscriptions.clear();
-        eventually("the last local subscriber left every channel", || {
+        let left = eventually(Duration::from_secs(5), || {
             server
                 .command(&["PUBSUB", "CHANNELS"])
                 .is_some_and(|reply| reply.starts_with("*0"))
         })
         .await;
+        assert!(left, "the last local subscriber left every channel");
     }
 
     #[tokio::test]

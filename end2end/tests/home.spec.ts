@@ -1,5 +1,6 @@
 // The home page: server-rendered, hydrated, and its clock live over SSE.
 import { expect, test } from '@playwright/test';
+import { visit } from './support/page';
 
 test.describe('before any script runs', () => {
   test.use({ javaScriptEnabled: false });
@@ -17,7 +18,7 @@ test.describe('before any script runs', () => {
 });
 
 test('the page hydrates: the pause button works', async ({ page }) => {
-  await page.goto('/');
+  await visit(page, '/');
   const live = page.getByRole('status', { name: 'Live connection: open' });
   await expect(live).toBeVisible();
   await page.getByRole('button', { name: 'Pause clock' }).click();
@@ -28,7 +29,7 @@ test('the page hydrates: the pause button works', async ({ page }) => {
 });
 
 test('the clock ticks and the status dot is green', async ({ page }) => {
-  await page.goto('/');
+  await visit(page, '/');
   const clock = page.getByLabel('Current server time');
   await expect(clock).toHaveText(/^\d\d:\d\d:\d\d$/);
   const seen = new Set<string>();
@@ -56,7 +57,7 @@ test('the clock ticks and the status dot is green', async ({ page }) => {
 });
 
 test('navigation reaches every page', async ({ page }) => {
-  await page.goto('/');
+  await visit(page, '/');
   const nav = page.getByRole('navigation', { name: 'Main' });
   for (const name of ['Notifications', 'Progress', 'Activity']) {
     await nav.getByRole('link', { name }).click();

@@ -4,6 +4,7 @@ import { expect, test } from '@playwright/test';
 import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
 import { startRedis, type RunningRedis } from './support/redis';
 import { freePort, startServer, type RunningServer } from './support/server';
+import { visit } from './support/page';
 
 let redis: RunningRedis;
 let a: RunningServer;
@@ -58,7 +59,7 @@ test('the UI of A sends to a user whose tab is on B', async ({ browser }) => {
   await signIn(bobOnA, bob, a.url);
   await signIn(carolOnB, carol, b.url);
 
-  await bobOnA.goto(`${a.url}/notifications`);
+  await visit(bobOnA, `${a.url}/notifications`);
   await bellLive(bobOnA);
   const form = bobOnA.getByRole('region', { name: 'Send to a user' });
   await form.getByLabel('Recipient').fill(carol);
@@ -75,12 +76,12 @@ test('a task started on A shows on B after a reload and finishes there', async (
   const onB = await (await browser.newContext()).newPage();
   await signIn(onA, worker, a.url);
   await signIn(onB, worker, b.url);
-  await onA.goto(`${a.url}/progress`);
+  await visit(onA, `${a.url}/progress`);
   await onA.getByLabel('Task name').fill('Started on A');
   await onA.getByRole('button', { name: 'Start' }).click();
   await expect(onA.getByRole('listitem', { name: 'Task Started on A' })).toBeVisible();
 
-  await onB.goto(`${b.url}/progress`);
+  await visit(onB, `${b.url}/progress`);
   const card = onB.getByRole('listitem', { name: 'Task Started on A' });
   await expect(card).toBeVisible();
   await expect(card.getByTestId('status')).toHaveText('completed', { timeout: 15_000 });

@@ -2,6 +2,7 @@
 // read state across tabs, reload, offline catch-up, and escaping.
 import { expect, test } from '@playwright/test';
 import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
+import { visit } from './support/page';
 
 test('bob sends to alice: alice gets a toast and a badge, bob does not', async ({ browser }) => {
   const alice = uniqueName('alice');
@@ -52,7 +53,7 @@ test('marking read in one tab updates the other, and a reload keeps it', async (
   const tabOne = await context.newPage();
   await signIn(tabOne, alice);
   const tabTwo = await context.newPage();
-  await tabTwo.goto('/notifications');
+  await visit(tabTwo, '/notifications');
   await bellLive(tabTwo);
   await expect(bell(tabTwo)).toHaveAccessibleName('Notifications, 0 unread');
 
@@ -153,8 +154,7 @@ test('a hostile title is shown as text and runs nothing', async ({ page, request
 });
 
 test('sign-in refuses a bad name before sending it', async ({ page }) => {
-  await page.goto('/sign-in');
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await visit(page, '/sign-in');
   await page.getByLabel('Display name').fill('not ok!');
   await expect(page.getByRole('alert')).toContainText('only letters, digits');
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeDisabled();

@@ -6,6 +6,7 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
 import { freePort, startServer, type RunningServer } from './support/server';
+import { visit } from './support/page';
 
 async function metric(request: APIRequestContext, server: RunningServer, name: string): Promise<number> {
   const text = await (await request.get(`${server.url}/metrics`)).text();
@@ -25,7 +26,7 @@ async function openTabs(page: Page, server: RunningServer, count: number, path: 
   const tabs = [page];
   for (let i = 1; i < count; i++) {
     const tab = await page.context().newPage();
-    await tab.goto(`${server.url}${path}`);
+    await visit(tab, `${server.url}${path}`);
     await bellLive(tab);
     tabs.push(tab);
   }
@@ -47,7 +48,7 @@ test('eight tabs of one user: a notification reaches all eight within 1 s, over 
   const context = await browser.newContext();
   const first = await context.newPage();
   await signIn(first, alice, server.url);
-  await first.goto(`${server.url}/notifications`);
+  await visit(first, `${server.url}/notifications`);
   const tabs = await openTabs(first, server, 8, '/notifications');
 
   await expect.poll(() => openStreams(request, server)).toBe(1);
@@ -64,7 +65,7 @@ test('six tasks running at once all progress, over one stream', async ({ browser
   const context = await browser.newContext();
   const page = await context.newPage();
   await signIn(page, uniqueName('worker'), server.url);
-  await page.goto(`${server.url}/progress`);
+  await visit(page, `${server.url}/progress`);
   const names = ['One', 'Two', 'Three', 'Four', 'Five', 'Six'];
   for (const name of names) {
     await page.getByLabel('Task name').fill(name);
@@ -124,7 +125,7 @@ test('offline, then back: the inbox and a task each get exactly what they missed
   const context = await browser.newContext();
   const page = await context.newPage();
   await signIn(page, alice, server.url);
-  await page.goto(`${server.url}/progress`);
+  await visit(page, `${server.url}/progress`);
   await page.getByLabel('Task name').fill('Offline');
   await page.getByRole('button', { name: 'Start' }).click();
   const card = page.getByRole('listitem', { name: 'Task Offline' });

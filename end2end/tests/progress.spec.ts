@@ -2,6 +2,7 @@
 // and a reload that keeps the session's tasks.
 import { expect, test, type Page } from '@playwright/test';
 import { signIn, uniqueName } from './support/inbox';
+import { visit } from './support/page';
 
 function card(page: Page, name: string) {
   return page.getByRole('listitem', { name: `Task ${name}` });
@@ -9,7 +10,7 @@ function card(page: Page, name: string) {
 
 test('two tasks run at once; both bars reach 100 % and "completed", and a reload keeps them', async ({ page }) => {
   await signIn(page, uniqueName('worker'));
-  await page.goto('/progress');
+  await visit(page, '/progress');
   const name = page.getByLabel('Task name');
   const start = page.getByRole('button', { name: 'Start' });
   await expect(start).toBeDisabled();
@@ -41,7 +42,7 @@ test('two tasks run at once; both bars reach 100 % and "completed", and a reload
 
 test('a task started with "Fail at random" ends as failed with a reason', async ({ page }) => {
   await signIn(page, uniqueName('worker'));
-  await page.goto('/progress');
+  await visit(page, '/progress');
   await page.getByLabel('Fail at random').check();
   await page.getByLabel('Task name').fill('Doomed');
   await page.getByRole('button', { name: 'Start' }).click();
@@ -54,7 +55,7 @@ test('a task started with "Fail at random" ends as failed with a reason', async 
 
 test('cancel stops a running task', async ({ page }) => {
   await signIn(page, uniqueName('worker'));
-  await page.goto('/progress');
+  await visit(page, '/progress');
   await page.getByLabel('Task name').fill('Stoppable');
   await page.getByRole('button', { name: 'Start' }).click();
   const item = card(page, 'Stoppable');

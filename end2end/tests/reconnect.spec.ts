@@ -1,12 +1,13 @@
 // After the server restarts, the page reconnects by itself.
 import { expect, test } from '@playwright/test';
 import { freePort, startServer } from './support/server';
+import { visit } from './support/page';
 
 test('the clock reconnects after the server restarts', async ({ page }) => {
   const port = await freePort();
   let server = await startServer(port, { BELFRY_RETRY_MS: '500' });
   try {
-    await page.goto(`${server.url}/`);
+    await visit(page, `${server.url}/`);
     const clock = page.getByLabel('Current server time');
     await expect(page.getByRole('status', { name: 'Live connection: open' })).toBeVisible();
     await expect(clock).toHaveText(/^\d\d:\d\d:\d\d$/);

@@ -7,6 +7,7 @@ import { bell, bellLive, publish, uniqueName } from './support/inbox';
 import { startRedis, type RunningRedis } from './support/redis';
 import { nowSecs, setSession } from './support/session';
 import { freePort, publishKey, repoRoot, sessionSecret, startServer, type RunningServer } from './support/server';
+import { visit } from './support/page';
 
 /** The binary's defaults: no demo mode, every limit on. */
 const production: Record<string, string> = {
@@ -27,7 +28,7 @@ test.describe('the default binary', () => {
   });
 
   test('offers no sign-in form, and a host-minted session opens the inbox', async ({ page, context }) => {
-    await page.goto(`${server.url}/sign-in`);
+    await visit(page, `${server.url}/sign-in`);
     await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
     await expect(page.getByText('Sign in there')).toBeVisible();
     await expect(page.getByLabel('Display name')).toHaveCount(0);
@@ -35,7 +36,7 @@ test.describe('the default binary', () => {
 
     const user = uniqueName('host');
     await setSession(context, server.url, user, nowSecs() + 3600);
-    await page.goto(`${server.url}/notifications`);
+    await visit(page, `${server.url}/notifications`);
     await expect(page.getByTestId('signed-in-as')).toHaveText(user);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
     // No form to write into somebody else's inbox.
@@ -51,7 +52,7 @@ test.describe('the default binary', () => {
     const user = uniqueName('expiring');
     const expires = nowSecs() + 3;
     await setSession(context, server.url, user, expires);
-    await page.goto(`${server.url}/notifications`);
+    await visit(page, `${server.url}/notifications`);
     await bellLive(page);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
     await publish(request, user, 'Before the gap', {}, server.url);
@@ -95,7 +96,7 @@ test.describe('a link written straight into Redis', () => {
   test('a javascript: link neither navigates nor runs when clicked', async ({ page, context }) => {
     const user = uniqueName('victim');
     await setSession(context, server.url, user, nowSecs() + 3600);
-    await page.goto(`${server.url}/notifications`);
+    await visit(page, `${server.url}/notifications`);
     await bellLive(page);
     await expect(bell(page)).toHaveAccessibleName('Notifications, 0 unread');
     let dialogs = 0;

@@ -8,12 +8,7 @@
 use crate::model::notification::{
     InboxPage, InboxSnapshot, Notification, ReadMarks, StoredNotification, UnreadCount,
 };
-
-/// Orders inbox ids (`<ms>-<seq>`); `None` for anything else.
-pub fn id_key(id: &str) -> Option<(u64, u64)> {
-    let (ms, seq) = id.split_once('-')?;
-    Some((ms.parse().ok()?, seq.parse().ok()?))
-}
+use crate::wire::EventId;
 
 /// What the browser knows of the signed-in user's inbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,7 +18,7 @@ pub struct InboxModel {
     /// Unread notifications in the whole inbox.
     pub unread: u32,
     /// The newest event the unread count already includes.
-    pub counted_through: Option<(u64, u64)>,
+    pub counted_through: Option<EventId>,
     /// Whether older notifications can be loaded.
     pub has_more: bool,
     /// Whether a snapshot has arrived yet.
@@ -35,7 +30,7 @@ impl InboxModel {
     pub fn apply_snapshot(&mut self, snapshot: InboxSnapshot) {
         self.items = snapshot.notifications;
         self.unread = snapshot.unread;
-        self.counted_through = snapshot.as_of.as_deref().and_then(id_key);
+        self.counted_through = snapshot.as_of.as_deref().and_then(EventId::from_text);
         self.has_more = snapshot.has_more;
         self.loaded = true;
     }
@@ -47,7 +42,7 @@ impl InboxModel {
         id: &str,
         stored: StoredNotification,
     ) -> Option<Notification> {
-        let key = id_key(id)?;
+        let key = EventId::from_text(id)?;
         if self.items.iter().any(|n| n.id == id) {
             return None;
         }
@@ -58,7 +53,7 @@ impl InboxModel {
         let position = self
             .items
             .iter()
-            .position(|n| id_key(&n.id).is_some_and(|other| other < key))
+            .position(|n| EventId::from_text(&n.id).is_some_and(|other| other < key))
             .unwrap_or(self.items.len());
         self.items.insert(position, notification.clone());
         Some(notification)
@@ -67,20 +62,16 @@ impl InboxModel {
     /// Applies read marks to the loaded notifications. The count is fixed
     /// by the `unread` event that follows every `read` event.
     pub fn apply_read(&mut self, marks: &ReadMarks) {
-        let through = marks.through.as_deref().and_then(id_key);
+        let rule = marks.rule();
         for item in &mut self.items {
-            let by_id = marks.ids.contains(&item.id);
-            let by_range = through.is_some_and(|t| id_key(&item.id).is_some_and(|k| k <= t));
-            if by_id || by_range {
-                item.read = true;
-            }
+            item.read |= EventId::from_text(&item.id).is_some_and(|id| rule.covers(id));
         }
     }
 
     /// Sets the exact unread count.
     pub fn apply_unread(&mut self, count: &UnreadCount) {
         self.unread = count.unread;
-        self.counted_through = count.as_of.as_deref().and_then(id_key);
+        self.counted_through = count.as_of.as_deref().and_then(EventId::from_text);
     }
 
     /// Appends an older page.
@@ -225,12 +216,5 @@ mod tests {
         assert_eq!(badge_text(7).as_deref(), Some("7"));
         assert_eq!(badge_text(99).as_deref(), Some("99"));
         assert_eq!(badge_text(100).as_deref(), Some("99+"));
-    }
-
-    #[test]
-    fn ids_order_numerically() {
-        assert!(id_key("9-0") < id_key("10-0"));
-        assert!(id_key("10-2") > id_key("10-1"));
-        assert_eq!(id_key("x"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
 //! - [`errors`]: server-function errors as sentences for people.
 //! - [`feeds`]: live feeds as signals, one stream per browser.
+//! - [`hydration`]: `<body data-hydrated>` once every island has hydrated.
 //! - [`inbox`]: the browser's inbox model and how stream events change it.
 //! - [`time`]: formatting instants for people.
 //!
@@ -13,5 +14,6 @@
 pub mod dom;
 pub mod errors;
 pub mod feeds;
+pub mod hydration;
 pub mod inbox;
 pub mod time;

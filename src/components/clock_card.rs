@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use super::status_dot::StatusDot;
 use crate::client::feeds::use_feed;
 use crate::client::time::{calendar_date, clock_time};
-use crate::model::feed::FeedKey;
 use crate::model::ClockTick;
+use crate::wire::feed::FeedKey;
 
 /// A card showing the server's time, ticking every second while mounted.
 #[component]

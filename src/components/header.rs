@@ -81,6 +81,7 @@ fn AccountArea() -> impl IntoView {
 /// The bell, the user's name and the sign-out button.
 #[island]
 fn AccountMenu(name: String) -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {

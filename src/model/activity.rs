@@ -64,6 +64,3 @@ pub struct Activity {
     #[serde(rename = "type")]
     pub kind: ActivityType,
 }
-
-/// The SSE event name of an activity entry.
-pub const ACTIVITY_EVENT: &str = "activity";

@@ -1,4 +1,5 @@
-//! Wire types shared by the server and the browser.
+//! Each feature's payloads, shared by the server and the browser (the
+//! protocol around them, ids, event names and framing, is [`crate::wire`]).
 //!
 //! Every type here is serialised by one side and parsed by the other, so a
 //! field renamed here changes the protocol: keep `docs/` in step. Nothing
@@ -11,14 +12,10 @@
 //! - [`notification`]: notifications, their validation, and inbox events.
 //! - [`task`]: long-running tasks, progress reports and their rules.
 //! - [`activity`]: activity feed entries.
-//! - [`stream`]: the final event of a stream whose session ended.
-//! - [`feed`]: the multiplexed stream (many feeds over one connection).
 
 pub mod activity;
 pub mod clock;
-pub mod feed;
 pub mod notification;
-pub mod stream;
 pub mod task;
 pub mod user;
 

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::EventId;
+
 /// How a notification presents itself: icon and colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -261,18 +263,6 @@ impl Notification {
     }
 }
 
-/// Names of the events on `GET /api/sse/notifications`.
-pub mod events {
-    /// A new notification (payload [`super::StoredNotification`], id = its id).
-    pub const NOTIFICATION: &str = "notification";
-    /// Read marks changed (payload [`super::ReadMarks`]).
-    pub const READ: &str = "read";
-    /// The inbox as of now (payload [`super::InboxSnapshot`]).
-    pub const SNAPSHOT: &str = "snapshot";
-    /// The exact unread count as of an id (payload [`super::UnreadCount`]).
-    pub const UNREAD: &str = "unread";
-}
-
 /// Read marks, stored in the inbox as a `read` event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadMarks {
@@ -282,6 +272,35 @@ pub struct ReadMarks {
     /// Every notification with an id up to and including this one is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+}
+
+impl ReadMarks {
+    /// The marks as a rule over ids, parsed once. Both the server's inbox
+    /// and the browser's copy fold read state by it, so they agree.
+    pub fn rule(&self) -> ReadRule {
+        let mut ids: Vec<EventId> = self.ids.iter().filter_map(|id| id.parse().ok()).collect();
+        ids.sort_unstable();
+        ReadRule {
+            through: self.through.as_deref().and_then(|id| id.parse().ok()),
+            ids,
+        }
+    }
+}
+
+/// What read marks say, ready to ask of each notification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadRule {
+    through: Option<EventId>,
+    ids: Vec<EventId>,
+}
+
+impl ReadRule {
+    /// Whether notification `id` is read under these marks: at or below the
+    /// watermark, or named. Read state only grows, so callers set, never
+    /// clear, a read flag by it.
+    pub fn covers(&self, id: EventId) -> bool {
+        self.through.is_some_and(|through| id <= through) || self.ids.binary_search(&id).is_ok()
+    }
 }
 
 /// The exact unread count once every event up to `as_of` is applied. A
@@ -464,5 +483,21 @@ mod tests {
     fn unknown_kinds_do_not_deserialise() {
         let parsed = serde_json::from_str::<NotificationDraft>(r#"{"kind":"spam","title":"t"}"#);
         assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn read_marks_cover_the_watermark_and_the_named_ids_only() {
+        let marks = ReadMarks {
+            ids: vec!["9-0".into(), "12-3".into(), "junk".into()],
+            through: Some("5-1".into()),
+        };
+        let rule = marks.rule();
+        for read in ["1-0", "5-0", "5-1", "9-0", "12-3"] {
+            assert!(rule.covers(read.parse().unwrap()), "{read} is read");
+        }
+        for unread in ["5-2", "8-0", "12-2", "13-0"] {
+            assert!(!rule.covers(unread.parse().unwrap()), "{unread} is unread");
+        }
+        assert!(!ReadMarks::default().rule().covers(EventId::new(1, 0)));
     }
 }

@@ -206,9 +206,6 @@ impl TaskState {
     }
 }
 
-/// The SSE event name of a task's state.
-pub const PROGRESS_EVENT: &str = "progress";
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,9 @@ use crate::components::activity::entry::ActivityEntry;
 use crate::components::activity::feed::Feed;
 use crate::components::sign_in_prompt::SignInPrompt;
 use crate::components::status_dot::StatusDot;
-use crate::model::activity::{Activity, ACTIVITY_EVENT};
-use crate::model::feed::FeedKey;
+use crate::model::activity::Activity;
+use crate::wire::feed::FeedKey;
+use crate::wire::names::ACTIVITY;
 
 /// How often auto-simulate adds an entry.
 const AUTO_EVERY: Duration = Duration::from_secs(3);
@@ -50,11 +51,12 @@ pub fn ActivityPage() -> impl IntoView {
 }
 
 /// The feed itself: its stream, the simulate buttons, the entries.
-#[island]
+#[island(lazy)]
 fn LiveFeed() -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let feed = RwSignal::new(Feed::default());
     let state = use_feed(FeedKey::Activity, move |message: FeedMessage| {
-        if message.event != ACTIVITY_EVENT {
+        if message.event != ACTIVITY {
             return;
         }
         if let Ok(mut activity) = serde_json::from_str::<Activity>(&message.data) {

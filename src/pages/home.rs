@@ -24,8 +24,9 @@ pub fn HomePage() -> impl IntoView {
 
 /// The clock and its pause button. Pausing unmounts the clock and so
 /// closes its stream; resuming opens a new one.
-#[island]
+#[island(lazy)]
 fn LiveClock() -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let (live, set_live) = signal(true);
     view! {
         <div class="space-y-6">

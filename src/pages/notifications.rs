@@ -50,8 +50,9 @@ fn Dashboard(account: Account) -> impl IntoView {
 }
 
 /// One button per kind; each sends "Test <kind> notification" to yourself.
-#[island]
+#[island(lazy)]
 fn TestButtons(me: String) -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let send = ServerAction::<SendNotification>::new();
     let buttons = NotificationKind::ALL.map(|kind| {
         let me = me.clone();
@@ -94,8 +95,9 @@ fn TestButtons(me: String) -> impl IntoView {
 }
 
 /// Send a notification to any user by name.
-#[island]
+#[island(lazy)]
 fn SendForm() -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let send = ServerAction::<SendNotification>::new();
     let outcome = move || match send.value().get() {
         Some(Ok(_)) => Some((true, "Sent.".to_owned())),

@@ -39,8 +39,9 @@ pub fn ProgressPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn Tracker() -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let known = Resource::new(|| (), |()| my_tasks());
     // Tasks started from this page since it loaded, newest last.
     let started = RwSignal::new(Vec::<TaskState>::new());

@@ -40,8 +40,9 @@ fn HostSignIn() -> impl IntoView {
 
 /// The demo's form. Valid names are checked in the browser first, with the
 /// same rules the server enforces.
-#[island]
+#[island(lazy)]
 fn SignInForm() -> impl IntoView {
+    crate::client::hydration::island_hydrated();
     let sign_in = ServerAction::<SignIn>::new();
     let (name, set_name) = signal(String::new());
     let problem = move || {

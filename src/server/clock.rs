@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 use super::error::ApiError;
 use super::limits::client_ip::ClientIp;
 use super::sse::framing::Framing;
-use super::sse::{frame, SseHub};
+use super::sse::SseHub;
 use crate::model::ClockTick;
+use crate::wire::frame;
 
 /// Handle to the ticker; cheap to clone.
 #[derive(Clone)]

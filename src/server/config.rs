@@ -165,10 +165,11 @@ pub struct Config {
     #[arg(long, env = "BELFRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 
-    /// The Leptos runtime config file (a `[package.metadata.leptos]` table);
-    /// `LEPTOS_*` environment variables override it. Skipped if missing.
-    #[arg(long, env = "BELFRY_LEPTOS_CONFIG", default_value = "Leptos.toml")]
-    pub leptos_config: PathBuf,
+    /// A file whose `[package.metadata.leptos]` table replaces the Leptos
+    /// runtime settings built into the binary (from Cargo.toml). Without it
+    /// the built-in ones apply; either way `LEPTOS_*` variables override.
+    #[arg(long, env = "BELFRY_LEPTOS_CONFIG")]
+    pub leptos_config: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -218,7 +219,7 @@ impl Config {
             publish_key: None,
             drain_secs: 10,
             shutdown_grace_secs: 10,
-            leptos_config: PathBuf::from("Leptos.toml"),
+            leptos_config: None,
         }
     }
 

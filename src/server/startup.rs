@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
-use leptos::config::{get_configuration, LeptosOptions};
+use leptos::config::{get_config_from_file, get_config_from_str, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -354,14 +354,18 @@ fn spawn_rate_pruning(rate: RateLimits, shutdown: CancellationToken) {
     });
 }
 
+/// The `[package.metadata.leptos]` table of Cargo.toml, built into the
+/// binary: the one source of the Leptos settings, for cargo-leptos at build
+/// time and for the server at run time.
+const BUILT_IN_LEPTOS_SETTINGS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+
 fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
-    let file = config
-        .leptos_config
-        .is_file()
-        .then(|| config.leptos_config.to_string_lossy().into_owned());
-    let mut options = get_configuration(file.as_deref())
-        .map(|conf| conf.leptos_options)
-        .map_err(|error| StartupError::LeptosConfig(error.to_string()))?;
+    let loaded = match &config.leptos_config {
+        Some(path) => get_config_from_file(path).map(|file| file.leptos_options),
+        None => get_config_from_str(BUILT_IN_LEPTOS_SETTINGS),
+    };
+    let mut options = loaded.map_err(|error| StartupError::LeptosConfig(error.to_string()))?;
     if options.hash_files {
         // Leptos looks for the asset hashes next to the binary.
         let hashes = std::env::current_exe()

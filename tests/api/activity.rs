@@ -6,6 +6,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_on, EngineKind, SseEvent, SseReader, TestApp};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -34,8 +38,10 @@ async fn next_activity(stream: &mut SseReader) -> SseEvent {
     event
 }
 
-async fn latest_ten_then_live_and_exact_replay(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn latest_ten_then_live_and_exact_replay(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut ids = Vec::new();
     for _ in 0..15 {
         ids.push(simulate(&app).await["id"].as_str().unwrap().to_owned());
@@ -66,8 +72,10 @@ async fn latest_ten_then_live_and_exact_replay(engine: EngineKind) {
     resumed.expect_silence(Duration::from_millis(300)).await;
 }
 
-async fn the_feed_is_for_signed_in_users(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn the_feed_is_for_signed_in_users(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let anonymous = app
         .client
         .get(app.url("/api/sse/activity"))
@@ -79,8 +87,10 @@ async fn the_feed_is_for_signed_in_users(engine: EngineKind) {
     assert_eq!(simulate.status(), 401);
 }
 
-async fn only_the_latest_fifty_are_kept(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn only_the_latest_fifty_are_kept(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     for _ in 0..60 {
         simulate(&app).await;
     }
@@ -93,8 +103,10 @@ async fn only_the_latest_fifty_are_kept(engine: EngineKind) {
     assert_eq!(kept.len(), 50);
 }
 
-async fn sign_ins_finished_tasks_and_broadcasts_feed_it(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn sign_ins_finished_tasks_and_broadcasts_feed_it(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut stream = feed(&app, None).await;
     let signed_in = app
         .server_fn("/api/account/sign_in", None, &[("name", "newcomer")])
@@ -120,10 +132,3 @@ async fn sign_ins_finished_tasks_and_broadcasts_feed_it(engine: EngineKind) {
     assert_eq!(posted.data["type"], "post_created");
     assert_eq!(posted.data["details"], "Maintenance at noon");
 }
-
-on_both_engines!(
-    the_feed_is_for_signed_in_users,
-    latest_ten_then_live_and_exact_replay,
-    only_the_latest_fifty_are_kept,
-    sign_ins_finished_tasks_and_broadcasts_feed_it,
-);

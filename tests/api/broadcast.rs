@@ -6,11 +6,19 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_on, EngineKind};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn a_host_minted_session_that_only_opened_a_stream_receives_a_broadcast(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_host_minted_session_that_only_opened_a_stream_receives_a_broadcast(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
     // Never named in a publish, never signed in through the demo form: the
     // host app minted the cookie and the browser opened its inbox.
     let mut dora = app.inbox_stream("dora", None).await;
@@ -29,5 +37,3 @@ async fn a_host_minted_session_that_only_opened_a_stream_receives_a_broadcast(en
     assert_eq!(event.event, "notification");
     assert_eq!(event.data["title"], "Maintenance at 22:00");
 }
-
-on_both_engines!(a_host_minted_session_that_only_opened_a_stream_receives_a_broadcast);

@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
-use belfry::model::feed::TaggedLine;
+use belfry::wire::feed::TaggedLine;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_on, test_config, EngineKind, SseReader, TestApp};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -109,8 +113,10 @@ async fn report(app: &TestApp, id: &str, progress: u32) {
     assert_eq!(response.status(), 200);
 }
 
-async fn one_stream_carries_every_feed_and_counts_once(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn one_stream_carries_every_feed_and_counts_once(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     app.notify("alice", "before").await;
     let task = backend_task(&app).await;
     let before = app.state.sse.open_streams();
@@ -146,8 +152,10 @@ async fn one_stream_carries_every_feed_and_counts_once(engine: EngineKind) {
     assert_eq!(progress.data["progress"], 40);
 }
 
-async fn feeds_are_added_and_removed_without_reconnecting(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn feeds_are_added_and_removed_without_reconnecting(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut mux = Mux::open(&app, Some("alice"), "clock").await;
     assert_eq!(mux.next().await.unwrap().feed, "clock");
 
@@ -175,8 +183,10 @@ async fn feeds_are_added_and_removed_without_reconnecting(engine: EngineKind) {
     assert_eq!(next.data["title"], "still here");
 }
 
-async fn each_feed_resumes_exactly_where_it_left_off(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn each_feed_resumes_exactly_where_it_left_off(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let seen = app.notify("alice", "seen").await;
     let task = backend_task(&app).await;
     report(&app, &task, 10).await;
@@ -221,8 +231,10 @@ async fn each_feed_resumes_exactly_where_it_left_off(engine: EngineKind) {
     assert_eq!(steps, vec![20, 30], "exactly the task updates missed");
 }
 
-async fn feeds_are_authorised_one_by_one(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn feeds_are_authorised_one_by_one(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let alices = start_task(&app, "alice").await;
     // Anonymous: the clock only.
     let mut anonymous = Mux::open(&app, None, "inbox,activity,clock").await;
@@ -341,10 +353,3 @@ async fn a_change_posted_to_another_instance_reaches_the_stream() {
     a.notify("alice", "still carried").await;
     assert_eq!(mux.next_of("inbox").await.data["title"], "still carried");
 }
-
-on_both_engines!(
-    one_stream_carries_every_feed_and_counts_once,
-    feeds_are_added_and_removed_without_reconnecting,
-    each_feed_resumes_exactly_where_it_left_off,
-    feeds_are_authorised_one_by_one,
-);

@@ -1,7 +1,6 @@
 //! Starting an isolated app per test, and reading SSE over real HTTP.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use belfry::server::config::Config;
@@ -20,6 +19,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The app's private `redis-server` on the Redis engine: it lives as
+    /// long as the app and is killed with it.
+    pub redis: Option<crate::redis_server::RedisServer>,
 }
 
 impl TestApp {
@@ -86,7 +88,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Default test settings: port 0, a 1 s heartbeat, the repo's Leptos.toml,
+/// Default test settings: port 0, a 1 s heartbeat,
 /// demo mode (tests sign in by name and send to other users) and no rate
 /// limits (tests that prove a limit set their own; see [`production_config`]).
 pub fn test_config() -> Config {
@@ -94,7 +96,6 @@ pub fn test_config() -> Config {
     config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.heartbeat_secs = 1;
     config.shutdown_grace_secs = 5;
-    config.leptos_config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
     config.publish_key = Some(PUBLISH_KEY.into());
     config.session_secret = Some("integration-test-session-secret".into());
     config.demo = true;
@@ -106,12 +107,11 @@ pub fn test_config() -> Config {
 }
 
 /// The binary's defaults (no demo mode, every limit on) with test plumbing:
-/// port 0, the repo's Leptos.toml, a publisher key and a session secret.
+/// port 0, a publisher key and a session secret.
 pub fn production_config() -> Config {
     let mut config = Config::defaults();
     config.addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.shutdown_grace_secs = 5;
-    config.leptos_config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
     config.publish_key = Some(PUBLISH_KEY.into());
     config.session_secret = Some("integration-test-session-secret".into());
     config
@@ -140,6 +140,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         client: reqwest::Client::new(),
         stop: Some(stop),
         server: Some(server),
+        redis: None,
     }
 }
 
@@ -160,6 +161,22 @@ impl SseReader {
         SseReader {
             response_headers: response.headers().clone(),
             body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// A reader over fixed chunks that then stays open (for testing the
+    /// reader itself).
+    fn from_chunks(chunks: &[&'static str]) -> SseReader {
+        let chunks: Vec<reqwest::Result<bytes::Bytes>> = chunks
+            .iter()
+            .map(|chunk| Ok(bytes::Bytes::from_static(chunk.as_bytes())))
+            .collect();
+        SseReader {
+            response_headers: reqwest::header::HeaderMap::new(),
+            body: futures::stream::iter(chunks)
+                .chain(futures::stream::pending())
+                .boxed(),
             buffer: String::new(),
         }
     }
@@ -206,25 +223,43 @@ impl SseReader {
         }
     }
 
-    /// Asserts that no event arrives within `within`.
+    /// Asserts that no event arrives within `within`: neither in what is
+    /// already buffered (an event can share a chunk with the frames read
+    /// before it) nor in what arrives. Comments and hints are allowed.
     pub async fn expect_silence(&mut self, within: Duration) {
-        let quiet = tokio::time::timeout(within, async {
+        let heard = tokio::time::timeout(within, async {
             loop {
+                if let Some(frame) = self.take_data_frame() {
+                    return Some(frame);
+                }
                 match self.body.next().await {
-                    Some(Ok(chunk)) => {
-                        let text = String::from_utf8_lossy(&chunk).into_owned();
-                        if text.contains("data:") {
-                            return text;
-                        }
-                    }
-                    _ => return String::new(),
+                    Some(Ok(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                    Some(Err(_)) | None => return None,
                 }
             }
         })
         .await;
-        if let Ok(text) = quiet {
-            assert!(text.is_empty(), "expected no event, got {text:?}");
+        if let Ok(Some(frame)) = heard {
+            panic!("expected no event, got {frame:?}");
         }
+        // A frame still arriving counts too.
+        assert!(
+            !self.buffer.lines().any(|line| line.starts_with("data:")),
+            "expected no event, got the start of {:?}",
+            self.buffer
+        );
+    }
+
+    /// Drops the complete frames without data from the buffer and returns
+    /// the first one with data, if any.
+    fn take_data_frame(&mut self) -> Option<String> {
+        while let Some(end) = self.buffer.find("\n\n") {
+            let frame: String = self.buffer.drain(..end + 2).collect();
+            if frame.lines().any(|line| line.starts_with("data:")) {
+                return Some(frame);
+            }
+        }
+        None
     }
 
     /// The next frame that carries `data:`, skipping comments and hints.
@@ -250,19 +285,7 @@ pub struct SseEvent {
     pub data: serde_json::Value,
 }
 
-/// Polls `condition` until it holds or `within` passes; returns whether it held.
-pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if condition() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use crate::eventually::eventually;
 
 /// Which engine a test app runs on.
 #[derive(Debug, Clone, Copy)]
@@ -271,19 +294,16 @@ pub enum EngineKind {
     Redis,
 }
 
-/// A test app on `engine` (a private `redis-server` for Redis, returned so
-/// it lives as long as the app), with fast demo tasks.
-pub async fn spawn_on(engine: EngineKind) -> (TestApp, Option<crate::redis_server::RedisServer>) {
+/// A test app on `engine` (with a private `redis-server` for Redis, owned
+/// by the app), with fast demo tasks.
+pub async fn spawn_on(engine: EngineKind) -> TestApp {
     let mut config = test_config();
     config.task_step_ms = 20;
     spawn_on_with(engine, config).await
 }
 
 /// [`spawn_on`] with settings of the test's own.
-pub async fn spawn_on_with(
-    engine: EngineKind,
-    mut config: Config,
-) -> (TestApp, Option<crate::redis_server::RedisServer>) {
+pub async fn spawn_on_with(engine: EngineKind, mut config: Config) -> TestApp {
     let redis = match engine {
         EngineKind::Memory => None,
         EngineKind::Redis => {
@@ -292,7 +312,9 @@ pub async fn spawn_on_with(
             Some(server)
         }
     };
-    (spawn_app_with(config).await, redis)
+    let mut app = spawn_app_with(config).await;
+    app.redis = redis;
+    app
 }
 
 impl TestApp {
@@ -319,5 +341,38 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+}
+
+/// The reader's own checks: a helper that cannot fail proves nothing.
+mod reader_checks {
+    use super::*;
+
+    const SHORT: Duration = Duration::from_millis(100);
+
+    #[tokio::test]
+    #[should_panic(expected = "expected no event")]
+    async fn silence_fails_on_an_extra_event_in_the_same_chunk_as_the_replay() {
+        let mut reader =
+            SseReader::from_chunks(&["id: 1\ndata: {\"n\":1}\n\nid: 2\ndata: {\"n\":2}\n\n"]);
+        assert!(reader.next_event(SHORT).await.is_some());
+        reader.expect_silence(SHORT).await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected no event")]
+    async fn silence_fails_on_an_event_that_arrives_later() {
+        let mut reader =
+            SseReader::from_chunks(&["id: 1\ndata: {}\n\n", ": hb\n\nid: 2\n", "data: {}\n\n"]);
+        assert!(reader.next_event(SHORT).await.is_some());
+        reader.expect_silence(SHORT).await;
+    }
+
+    #[tokio::test]
+    async fn silence_allows_comments_and_hints() {
+        let mut reader =
+            SseReader::from_chunks(&["id: 1\ndata: {}\n\n: heartbeat\n\n", "retry: 2000\n\n"]);
+        assert!(reader.next_event(SHORT).await.is_some());
+        reader.expect_silence(SHORT).await;
     }
 }

@@ -10,6 +10,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, spawn_on, test_config, EngineKind, TestApp, PUBLISH_KEY};
 use crate::redis_server::RedisServer;
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 async fn publish_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
     app.client
@@ -38,8 +42,12 @@ async fn copies(app: &TestApp, user: &str, title: &str) -> usize {
         .count()
 }
 
-async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
     let body = json!({"to": ["alice", "bob"], "kind": "info", "title": "Once"});
     let first = publish_with_key(&app, "order-17-shipped", &body).await;
     assert_eq!(first.status(), 201);
@@ -65,8 +73,10 @@ async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(e
     assert_eq!(copies(&app, "alice", "Once").await, 2);
 }
 
-async fn the_same_key_with_another_body_gets_422_and_stores_nothing(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn the_same_key_with_another_body_gets_422_and_stores_nothing(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let body = json!({"to": "alice", "kind": "info", "title": "First"});
     assert_eq!(publish_with_key(&app, "k-1", &body).await.status(), 201);
     let changed = json!({"to": "alice", "kind": "info", "title": "Second"});
@@ -82,8 +92,10 @@ async fn the_same_key_with_another_body_gets_422_and_stores_nothing(engine: Engi
     assert_eq!(error["error"]["field"], "Idempotency-Key");
 }
 
-async fn a_task_retried_with_its_key_is_the_same_task_and_runs_once(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_task_retried_with_its_key_is_the_same_task_and_runs_once(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let create = |body: Value| {
         app.client
             .post(app.url("/api/tasks"))
@@ -116,12 +128,6 @@ async fn a_task_retried_with_its_key_is_the_same_task_and_runs_once(engine: Engi
     );
     assert_eq!(existing.id, id);
 }
-
-on_both_engines!(
-    a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing,
-    the_same_key_with_another_body_gets_422_and_stores_nothing,
-    a_task_retried_with_its_key_is_the_same_task_and_runs_once,
-);
 
 /// One open connection that asks `EXISTS` as fast as Redis answers, to
 /// time a kill inside a publish (the test helper's `command` waits for

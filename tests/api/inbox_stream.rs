@@ -4,7 +4,12 @@ use std::time::Duration;
 
 use belfry::model::user::UserName;
 
-use crate::helpers::spawn_app;
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
+
+use crate::helpers::{spawn_on, EngineKind};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -12,9 +17,10 @@ fn user(name: &str) -> UserName {
     UserName::parse(name).unwrap()
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn without_a_session_the_stream_answers_401_json() {
-    let app = spawn_app().await;
+async fn without_a_session_the_stream_answers_401_json(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let response = app
         .client
         .get(app.url("/api/sse/notifications"))
@@ -38,9 +44,10 @@ async fn without_a_session_the_stream_answers_401_json() {
     assert_eq!(forged.status(), 401);
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn a_fresh_connection_gets_a_snapshot_then_live_notifications() {
-    let app = spawn_app().await;
+async fn a_fresh_connection_gets_a_snapshot_then_live_notifications(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let first = app.notify("alice", "one").await;
     let second = app.notify("alice", "two").await;
 
@@ -70,9 +77,12 @@ async fn a_fresh_connection_gets_a_snapshot_then_live_notifications() {
     assert_eq!(live.data["kind"], "info");
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
-    let app = spawn_app().await;
+async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
     app.notify("alice", "before").await;
     let mut stream = app.inbox_stream("alice", None).await;
     let snapshot = stream.next_event(WAIT).await.unwrap();
@@ -107,9 +117,10 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
     );
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn the_query_parameter_resumes_like_the_header() {
-    let app = spawn_app().await;
+async fn the_query_parameter_resumes_like_the_header(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let seen = app.notify("alice", "seen").await;
     let missed = app.notify("alice", "missed").await;
     let response = app
@@ -125,9 +136,10 @@ async fn the_query_parameter_resumes_like_the_header() {
     assert_eq!(event.id.as_deref(), Some(missed.as_str()));
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn an_unknown_or_trimmed_id_gets_a_fresh_snapshot() {
-    let app = spawn_app().await;
+async fn an_unknown_or_trimmed_id_gets_a_fresh_snapshot(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     app.notify("alice", "only").await;
     let mut stream = app.inbox_stream("alice", Some("1-0")).await;
     let event = stream.next_event(WAIT).await.unwrap();
@@ -135,9 +147,10 @@ async fn an_unknown_or_trimmed_id_gets_a_fresh_snapshot() {
     assert_eq!(event.data["unread"], 1);
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn read_marks_reach_every_open_stream_with_the_exact_count() {
-    let app = spawn_app().await;
+async fn read_marks_reach_every_open_stream_with_the_exact_count(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let first = app.notify("alice", "a").await;
     app.notify("alice", "b").await;
     let mut tab_one = app.inbox_stream("alice", None).await;
@@ -176,9 +189,10 @@ async fn read_marks_reach_every_open_stream_with_the_exact_count() {
         .all(|n| n["read"] == true));
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn one_user_never_sees_or_marks_another_users_notifications() {
-    let app = spawn_app().await;
+async fn one_user_never_sees_or_marks_another_users_notifications(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut bob = app.inbox_stream("bob", None).await;
     let bob_snapshot = bob.next_event(WAIT).await.unwrap();
     assert_eq!(bob_snapshot.data["unread"], 0);
@@ -197,9 +211,12 @@ async fn one_user_never_sees_or_marks_another_users_notifications() {
     assert_eq!(event.data["notifications"].as_array().unwrap().len(), 0);
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn over_http_bob_cannot_mark_alices_notification_and_strangers_cannot_at_all() {
-    let app = spawn_app().await;
+async fn over_http_bob_cannot_mark_alices_notification_and_strangers_cannot_at_all(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
     let for_alice = app.notify("alice", "private").await;
 
     let stranger = app
@@ -244,9 +261,10 @@ async fn over_http_bob_cannot_mark_alices_notification_and_strangers_cannot_at_a
     );
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn loading_older_pages_goes_back_twenty_at_a_time() {
-    let app = spawn_app().await;
+async fn loading_older_pages_goes_back_twenty_at_a_time(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut ids = Vec::new();
     for n in 0..45 {
         ids.push(app.notify("alice", &format!("n{n}")).await);

@@ -1,34 +1,24 @@
 //! Integration tests over real HTTP: each test starts the production app
 //! (same builder as `main`) on port 0 and talks to it with a real client.
 
-/// Instantiates each named `async fn(EngineKind)` test as
-/// `memory::<name>` and `redis::<name>`.
-macro_rules! on_both_engines {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(crate::helpers::EngineKind::Memory).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(crate::helpers::EngineKind::Redis).await;
-                }
-            )*
-        }
-    };
-}
+use rstest_reuse::template;
+
+/// Runs a test once per engine: a test marked `#[apply(on_both_engines)]`
+/// taking `#[case] engine: EngineKind` becomes `<test>::case_1_memory` and
+/// `<test>::case_2_redis` (a private `redis-server` for the latter).
+#[template]
+#[rstest]
+#[case::memory(crate::helpers::EngineKind::Memory)]
+#[case::redis(crate::helpers::EngineKind::Redis)]
+fn on_both_engines(#[case] engine: crate::helpers::EngineKind) {}
 
 mod activity;
 mod broadcast;
 mod csrf;
 mod demo_mode;
 mod drain;
+#[path = "../support/eventually.rs"]
+mod eventually;
 mod feeds;
 mod health;
 mod helpers;

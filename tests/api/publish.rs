@@ -2,7 +2,12 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, test_config, PUBLISH_KEY};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
+
+use crate::helpers::{spawn_app, spawn_app_with, spawn_on, test_config, EngineKind, PUBLISH_KEY};
 
 fn valid() -> Value {
     json!({"to": "alice", "kind": "success", "title": "Deployed", "body": "v1.2 is live", "link": "/builds/7"})
@@ -14,9 +19,10 @@ async fn error_of(response: reqwest::Response) -> (u16, Value) {
     (status, body["error"].clone())
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn a_valid_request_is_stored_and_answers_201_with_ids() {
-    let app = spawn_app().await;
+async fn a_valid_request_is_stored_and_answers_201_with_ids(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let response = app.publish(valid()).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
@@ -31,9 +37,10 @@ async fn a_valid_request_is_stored_and_answers_201_with_ids() {
     assert_eq!(snapshot.notifications[0].link.as_deref(), Some("/builds/7"));
 }
 
+#[apply(on_both_engines)]
 #[tokio::test]
-async fn several_recipients_and_everyone() {
-    let app = spawn_app().await;
+async fn several_recipients_and_everyone(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut many = valid();
     many["to"] = json!(["alice", "bob", "alice"]);
     let body: Value = app.publish(many).await.json().await.unwrap();

@@ -6,6 +6,10 @@ use std::time::Duration;
 use belfry::model::user::UserName;
 
 use crate::helpers::{spawn_on, EngineKind, TestApp};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -16,8 +20,10 @@ async fn mark_read(app: &TestApp, user: &str, id: &str) {
     assert_eq!(response.status(), 200, "mark {id} read");
 }
 
-async fn reading_never_evicts_unread_notifications(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn reading_never_evicts_unread_notifications(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let mut ids = Vec::new();
     for n in 0..300 {
         ids.push(app.notify("reader", &format!("n{n}")).await);
@@ -49,8 +55,12 @@ async fn reading_never_evicts_unread_notifications(engine: EngineKind) {
     assert!(!oldest.notifications[0].read);
 }
 
-async fn a_read_change_reaches_every_stream_with_the_exact_count_and_replays(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_read_change_reaches_every_stream_with_the_exact_count_and_replays(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
     let first = app.notify("tabs", "one").await;
     app.notify("tabs", "two").await;
     let mut tab_a = app.inbox_stream("tabs", None).await;
@@ -82,8 +92,10 @@ async fn a_read_change_reaches_every_stream_with_the_exact_count_and_replays(eng
 /// Older versions stored read marks as a `read` event in the inbox itself;
 /// such an event still reaches open streams, followed by the exact count,
 /// and folds into later snapshots.
-async fn a_read_mark_stored_in_the_inbox_the_old_way_still_counts(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_read_mark_stored_in_the_inbox_the_old_way_still_counts(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let first = app.notify("olga", "a").await;
     app.notify("olga", "b").await;
     let mut tab = app.inbox_stream("olga", None).await;
@@ -94,7 +106,7 @@ async fn a_read_mark_stored_in_the_inbox_the_old_way_still_counts(engine: Engine
         .engine
         .publish(
             &belfry::server::inbox::service::channel(&olga),
-            belfry::model::notification::events::READ,
+            belfry::wire::names::READ,
             bytes::Bytes::from(format!(r#"{{"through":"{first}"}}"#)),
         )
         .await
@@ -111,9 +123,3 @@ async fn a_read_mark_stored_in_the_inbox_the_old_way_still_counts(engine: Engine
     assert_eq!(snapshot.event, "snapshot");
     assert_eq!(snapshot.data["unread"], 1);
 }
-
-on_both_engines!(
-    reading_never_evicts_unread_notifications,
-    a_read_change_reaches_every_stream_with_the_exact_count_and_replays,
-    a_read_mark_stored_in_the_inbox_the_old_way_still_counts,
-);

@@ -8,6 +8,10 @@ use serde_json::{json, Value};
 use crate::helpers::{
     spawn_on, spawn_on_with, test_config, EngineKind, SseReader, TestApp, PUBLISH_KEY,
 };
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::on_both_engines;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -38,8 +42,10 @@ async fn states_until_end(stream: &mut SseReader) -> Vec<Value> {
     states
 }
 
-async fn lifecycle_and_status_codes(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn lifecycle_and_status_codes(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let id = create(&app, json!({"name": "Import customers"})).await;
     let read = app
         .client
@@ -137,8 +143,10 @@ async fn lifecycle_and_status_codes(engine: EngineKind) {
     assert_eq!(anonymous.status(), 401);
 }
 
-async fn the_demo_runner_walks_the_steps_and_the_stream_ends(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn the_demo_runner_walks_the_steps_and_the_stream_ends(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let id = create(&app, json!({"name": "Crunch", "simulate": true})).await;
     let mut stream = progress_stream(&app, &id).await;
     let states = states_until_end(&mut stream).await;
@@ -187,8 +195,10 @@ async fn the_demo_runner_walks_the_steps_and_the_stream_ends(engine: EngineKind)
     );
 }
 
-async fn a_failing_task_fails_with_a_reason(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn a_failing_task_fails_with_a_reason(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     let id = create(
         &app,
         json!({"name": "Flaky", "simulate": true, "fail": true}),
@@ -205,8 +215,10 @@ async fn a_failing_task_fails_with_a_reason(engine: EngineKind) {
     assert!(last["progress"].as_u64().unwrap() < 100);
 }
 
-async fn unknown_ids_answer_404_at_once(engine: EngineKind) {
-    let (app, _redis) = spawn_on(engine).await;
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn unknown_ids_answer_404_at_once(#[case] engine: EngineKind) {
+    let app = spawn_on(engine).await;
     for id in ["0123456789abcdef0123456789abcdef", "nope"] {
         let response = tokio::time::timeout(
             Duration::from_secs(2),
@@ -223,10 +235,12 @@ async fn unknown_ids_answer_404_at_once(engine: EngineKind) {
     }
 }
 
-async fn the_owner_cancels_from_the_page_and_others_cannot(engine: EngineKind) {
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: EngineKind) {
     let mut config = test_config();
     config.task_step_ms = 2_000;
-    let (app, _redis) = spawn_on_with(engine, config).await;
+    let app = spawn_on_with(engine, config).await;
     let started = app
         .server_fn(
             "/api/progress/start",
@@ -298,10 +312,12 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(engine: EngineKind) {
     assert_eq!(again.status(), 409, "cancelling twice is a conflict");
 }
 
-async fn finished_tasks_are_forgotten_after_the_keep_time(engine: EngineKind) {
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn finished_tasks_are_forgotten_after_the_keep_time(#[case] engine: EngineKind) {
     let mut config = test_config();
     config.task_keep_secs = 1;
-    let (app, _redis) = spawn_on_with(engine, config).await;
+    let app = spawn_on_with(engine, config).await;
     let id = create(&app, json!({"name": "Short-lived"})).await;
     let (status, _) = report(&app, &id, json!({"progress": 100, "status": "completed"})).await;
     assert_eq!(status, 200);
@@ -324,12 +340,3 @@ async fn finished_tasks_are_forgotten_after_the_keep_time(engine: EngineKind) {
         .unwrap();
     assert_eq!(read.status(), 404, "then gone");
 }
-
-on_both_engines!(
-    lifecycle_and_status_codes,
-    the_demo_runner_walks_the_steps_and_the_stream_ends,
-    a_failing_task_fails_with_a_reason,
-    unknown_ids_answer_404_at_once,
-    the_owner_cancels_from_the_page_and_others_cannot,
-    finished_tasks_are_forgotten_after_the_keep_time,
-);

@@ -1,6 +1,7 @@
 // Signing in and publishing, shared by the notification specs.
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
 import { publishKey } from './server';
+import { visit } from './page';
 
 /** A user name no other test uses. */
 export function uniqueName(prefix: string): string {
@@ -9,7 +10,7 @@ export function uniqueName(prefix: string): string {
 
 /** Signs `page` in as `name` through the sign-in page. */
 export async function signIn(page: Page, name: string, baseURL = ''): Promise<void> {
-  await page.goto(`${baseURL}/sign-in`);
+  await visit(page, `${baseURL}/sign-in`);
   await page.getByLabel('Display name').fill(name);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByTestId('signed-in-as')).toHaveText(name);

@@ -27,11 +27,10 @@ use web_sys::{EventSource, MessageEvent};
 
 use super::positions::Positions;
 use super::{ConnectionState, FeedMessage};
-use crate::model::feed::{
-    format_feed_list, FeedChange, FeedError, FeedKey, FeedStart, Hello, TaggedLine, FEED_ERROR,
-    HELLO, RESET,
+use crate::wire::feed::{
+    format_feed_list, FeedChange, FeedError, FeedKey, FeedStart, Hello, TaggedLine,
 };
-use crate::model::stream::SESSION_END;
+use crate::wire::names::{FEED_ERROR, HELLO, RESET, SESSION_END};
 
 type Listener = Closure<dyn FnMut(web_sys::Event)>;
 type OnEvent = Box<dyn Fn(FeedKey, FeedMessage)>;

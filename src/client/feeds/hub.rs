@@ -30,7 +30,7 @@ use super::connection::Connection;
 use super::positions::Positions;
 use super::relay::{Relay, CHANNEL};
 use super::{ConnectionState, FeedMessage};
-use crate::model::feed::{FeedKey, FeedStart};
+use crate::wire::feed::{FeedKey, FeedStart};
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
@@ -177,7 +177,11 @@ impl Hub {
     ) -> u64 {
         let id = self.next_id.get() + 1;
         self.next_id.set(id);
-        set_state.set(self.state.get());
+        // The connection's state as of now, told after the calling island
+        // has hydrated: hydration adopts the server's HTML ("connecting")
+        // without re-rendering it, so a value set before would never show
+        // (a lazily loaded island often starts when the stream is open).
+        leptos::task::spawn_local(async move { set_state.set(hub().state.get()) });
         self.listeners
             .borrow_mut()
             .entry(feed.clone())

@@ -14,7 +14,7 @@
 //! - [`positions`]: the last id per feed; what is new.
 //! - [`relay`]: the messages tabs exchange.
 //!
-//! The wire format is [`crate::model::feed`]. On the server (SSR) the hook
+//! The wire format is [`crate::wire::feed`]. On the server (SSR) the hook
 //! renders as `Connecting` and opens nothing; the browser-only parts are
 //! gated here, once.
 
@@ -27,7 +27,7 @@ pub mod relay;
 
 use leptos::prelude::*;
 
-use crate::model::feed::FeedKey;
+use crate::wire::feed::FeedKey;
 
 /// Where the live connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl ConnectionState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedMessage {
     /// The feed's event name (`message` for unnamed ones, `error` when the
-    /// feed was refused: data is a [`crate::model::feed::FeedError`]).
+    /// feed was refused: data is a [`crate::wire::feed::FeedError`]).
     pub event: String,
     /// The payload (JSON text).
     pub data: String,

@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::client::inbox::id_key;
-use crate::model::feed::FeedKey;
-use crate::model::notification::events::SNAPSHOT;
+use crate::wire::feed::FeedKey;
+use crate::wire::names::SNAPSHOT;
+use crate::wire::EventId;
 
 /// The last event id seen on each feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,10 +23,13 @@ impl Positions {
     /// the feed's position when it is. Events without an id (states, clock
     /// ticks) are always new; a snapshot replaces whatever was known.
     pub fn accept(&mut self, feed: &FeedKey, event: &str, id: Option<&str>) -> bool {
-        let Some((id, key)) = id.and_then(|id| Some((id, id_key(id)?))) else {
+        let Some((id, key)) = id.and_then(|id| Some((id, EventId::from_text(id)?))) else {
             return true;
         };
-        let known = self.last.get(feed).and_then(|last| id_key(last));
+        let known = self
+            .last
+            .get(feed)
+            .and_then(|last| EventId::from_text(last));
         if event != SNAPSHOT && known.is_some_and(|known| key <= known) {
             return false;
         }
@@ -37,8 +40,13 @@ impl Positions {
     /// Moves `feed`'s position to `id` if that is further (for a record of
     /// what passed, without deciding what is new).
     pub fn advance(&mut self, feed: &FeedKey, id: &str) {
-        let Some(key) = id_key(id) else { return };
-        let known = self.last.get(feed).and_then(|last| id_key(last));
+        let Some(key) = EventId::from_text(id) else {
+            return;
+        };
+        let known = self
+            .last
+            .get(feed)
+            .and_then(|last| EventId::from_text(last));
         if known.is_none_or(|known| key > known) {
             self.last.insert(feed.clone(), id.to_owned());
         }
@@ -57,7 +65,10 @@ impl Positions {
     /// Whether `a` is an earlier position than `b` (unknown counts as the
     /// earliest).
     pub fn is_before(a: Option<&str>, b: Option<&str>) -> bool {
-        match (a.and_then(id_key), b.and_then(id_key)) {
+        match (
+            a.and_then(EventId::from_text),
+            b.and_then(EventId::from_text),
+        ) {
             (None, Some(_)) => true,
             (Some(a), Some(b)) => a < b,
             _ => false,

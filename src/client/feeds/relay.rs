@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::feed::{FeedKey, FeedStart};
+use crate::wire::feed::{FeedKey, FeedStart};
 
 /// The `BroadcastChannel` (and Web Lock) name the tabs share.
 pub const CHANNEL: &str = "belfry-feeds";

@@ -1,8 +1,8 @@
 //! What the activity page shows: entries newest first, at most
 //! [`SHOWN`], each id once however often a reconnect replays it.
 
-use crate::client::inbox::id_key;
 use crate::model::activity::Activity;
+use crate::wire::EventId;
 
 /// Entries kept on screen.
 pub const SHOWN: usize = 20;
@@ -17,7 +17,7 @@ impl Feed {
     /// Adds `activity` (whose id came with its SSE event) unless it is
     /// already shown; keeps the newest [`SHOWN`].
     pub fn add(&mut self, activity: Activity) {
-        let Some(key) = id_key(&activity.id) else {
+        let Some(key) = EventId::from_text(&activity.id) else {
             return;
         };
         if self.entries.iter().any(|entry| entry.id == activity.id) {
@@ -26,7 +26,7 @@ impl Feed {
         let at = self
             .entries
             .iter()
-            .position(|entry| id_key(&entry.id) < Some(key))
+            .position(|entry| EventId::from_text(&entry.id) < Some(key))
             .unwrap_or(self.entries.len());
         self.entries.insert(at, activity);
         self.entries.truncate(SHOWN);

@@ -33,10 +33,9 @@ use crate::client::dom::{close_on_escape_or_outside_click, every};
 use crate::client::feeds::use_feed;
 use crate::client::inbox::InboxModel;
 use crate::client::time::now_ms;
-use crate::model::feed::FeedKey;
-use crate::model::notification::{
-    events, InboxSnapshot, ReadMarks, StoredNotification, UnreadCount,
-};
+use crate::model::notification::{InboxSnapshot, ReadMarks, StoredNotification, UnreadCount};
+use crate::wire::feed::FeedKey;
+use crate::wire::names;
 
 /// The bell, its panel and the toasts, for the signed-in user.
 #[component]
@@ -58,12 +57,12 @@ pub fn NotificationCenter() -> impl IntoView {
 
     let connection = use_feed(FeedKey::Inbox, move |message| {
         match message.event.as_str() {
-            events::SNAPSHOT => {
+            names::SNAPSHOT => {
                 if let Ok(snapshot) = serde_json::from_str::<InboxSnapshot>(&message.data) {
                     inbox.update(|model| model.apply_snapshot(snapshot));
                 }
             }
-            events::NOTIFICATION => {
+            names::NOTIFICATION => {
                 let (Some(id), Ok(stored)) = (
                     message.id.as_deref(),
                     serde_json::from_str::<StoredNotification>(&message.data),
@@ -80,12 +79,12 @@ pub fn NotificationCenter() -> impl IntoView {
                     None => {}
                 }
             }
-            events::READ => {
+            names::READ => {
                 if let Ok(marks) = serde_json::from_str::<ReadMarks>(&message.data) {
                     inbox.update(|model| model.apply_read(&marks));
                 }
             }
-            events::UNREAD => {
+            names::UNREAD => {
                 if let Ok(count) = serde_json::from_str::<UnreadCount>(&message.data) {
                     inbox.update(|model| model.apply_unread(&count));
                 }

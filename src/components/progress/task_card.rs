@@ -6,8 +6,9 @@ use leptos::prelude::*;
 
 use super::actions::CancelTask;
 use crate::client::feeds::{use_feed, FeedMessage};
-use crate::model::feed::FeedKey;
-use crate::model::task::{TaskState, TaskStatus, PROGRESS_EVENT};
+use crate::model::task::{TaskState, TaskStatus};
+use crate::wire::feed::FeedKey;
+use crate::wire::names::PROGRESS;
 
 /// Tailwind classes of a status pill.
 fn pill_colours(status: TaskStatus) -> &'static str {
@@ -111,7 +112,7 @@ pub fn TaskCard(initial: TaskState) -> impl IntoView {
 #[component]
 fn TaskFeed(id: String, state: RwSignal<TaskState>) -> impl IntoView {
     let _connection = use_feed(FeedKey::Task(id), move |message: FeedMessage| {
-        if message.event != PROGRESS_EVENT {
+        if message.event != PROGRESS {
             return;
         }
         if let Ok(next) = serde_json::from_str::<TaskState>(&message.data) {

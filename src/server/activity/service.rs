@@ -8,7 +8,8 @@ use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 
 use crate::engine::{EngineError, PublishOptions, SharedEngine};
-use crate::model::activity::{Activity, ActivityType, ACTIVITY_EVENT};
+use crate::model::activity::{Activity, ActivityType};
+use crate::wire::names::ACTIVITY;
 
 /// The engine channel of the feed.
 pub const CHANNEL: &str = "activity:all";
@@ -56,7 +57,7 @@ impl ActivityFeed {
             .engine
             .publish_with(
                 CHANNEL,
-                ACTIVITY_EVENT,
+                ACTIVITY,
                 Bytes::from(data),
                 PublishOptions {
                     cap: Some(KEEP),

@@ -5,20 +5,18 @@
 //! ends with that session. [`activity_feed`] is the feed itself, framed for
 //! either kind of stream.
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
-use futures::{stream, StreamExt};
 
 use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
-use crate::engine::live::{follow, Delivery, Start};
 use crate::engine::EventId;
 use crate::server::auth::session::CurrentSession;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
-use crate::server::sse::resume::{resume_point, ResumeQuery};
+use crate::server::sse::resume::Resume;
 use crate::server::sse::{FrameStream, SseHub};
 
 /// The feed from `last_seen` on (or its latest entries), framed by
@@ -28,19 +26,10 @@ pub async fn activity_feed(
     last_seen: Option<EventId>,
     framing: Framing,
 ) -> Result<FrameStream, ApiError> {
-    let (start, deliveries) = follow(feed.engine().clone(), CHANNEL, last_seen, SNAPSHOT).await?;
-    let opening: Vec<_> = match start {
-        Start::Snapshot(events) | Start::Replay(events) => {
-            events.iter().map(|event| framing.event(event)).collect()
-        }
-    };
-    let live = deliveries
-        .into_stream()
-        .map(move |delivery| match delivery {
-            Delivery::Event(event) => framing.event(&event),
-            Delivery::Reset => framing.reset(),
-        });
-    Ok(stream::iter(opening).chain(live).boxed())
+    let engine = feed.engine().clone();
+    Ok(follow_feed(engine, CHANNEL, last_seen, SNAPSHOT, framing)
+        .await?
+        .frames())
 }
 
 /// The handler.
@@ -50,11 +39,9 @@ pub async fn activity_stream(
     State(session_ends): State<SessionEnds>,
     CurrentSession(session): CurrentSession,
     ip: ClientIp,
-    headers: HeaderMap,
-    Query(query): Query<ResumeQuery>,
+    Resume(last_seen): Resume,
 ) -> Result<Response, ApiError> {
     let permit = sse.admit(Some(&session.user), ip)?;
-    let last_seen = resume_point(&headers, &query);
     let frames = activity_feed(feed, last_seen, Framing::Plain).await?;
     Ok(sse.respond(permit, session_ends.bind(&session, frames)))
 }

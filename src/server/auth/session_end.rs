@@ -29,8 +29,10 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use super::token::{Session, SessionId};
 use crate::engine::live::keep_following;
 use crate::engine::{EngineError, PublishOptions, SharedEngine};
-use crate::model::stream::{SessionEnd, SESSION_END};
-use crate::server::sse::{frame, FrameStream};
+use crate::server::sse::FrameStream;
+use crate::wire::frame;
+use crate::wire::names::SESSION_END;
+use crate::wire::session_end::SessionEnd;
 
 /// The engine channel announcing sign-outs to every instance.
 pub const CHANNEL: &str = "sessions";

@@ -17,13 +17,13 @@ use serde::Deserialize;
 use super::mux::Mux;
 use super::open::{FeedOpener, FeedSources};
 use super::registry::FeedStreams;
-use crate::model::feed::{parse_feed_list, FeedChange, MAX_FEEDS};
 use crate::server::auth::session::Sessions;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::json_body::JsonBody;
 use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::SseHub;
+use crate::wire::feed::{parse_feed_list, FeedChange, MAX_FEEDS};
 
 /// The largest `POST /api/feeds/{stream}` body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

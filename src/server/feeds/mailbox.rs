@@ -68,7 +68,7 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::feed::FeedKey;
+    use crate::wire::feed::FeedKey;
 
     #[test]
     fn orders_come_out_in_order_and_a_full_box_refuses() {

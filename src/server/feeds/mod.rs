@@ -8,7 +8,7 @@
 //!   forwarded from other instances through the engine.
 //! - [`api`]: `GET /api/sse/feeds` and `POST /api/feeds/{stream}`.
 //!
-//! The wire format is [`crate::model::feed`]. Each feed is produced by its
+//! The wire format is [`crate::wire::feed`]. Each feed is produced by its
 //! own module (`inbox`, `tasks`, `activity`, `clock`) framed as a tagged
 //! feed; this module must not know what the feeds carry.
 

@@ -20,9 +20,11 @@ use futures::Stream;
 use super::mailbox::Mailbox;
 use super::open::FeedOpener;
 use super::registry::Registration;
-use crate::model::feed::{FeedError, FeedKey, FeedStart, Hello, FEED_ERROR, HELLO, MAX_FEEDS};
 use crate::server::error::ApiError;
-use crate::server::sse::{frame, FrameStream};
+use crate::server::sse::FrameStream;
+use crate::wire::feed::{FeedError, FeedKey, FeedStart, Hello, MAX_FEEDS};
+use crate::wire::frame;
+use crate::wire::names::{FEED_ERROR, HELLO};
 
 /// An order for a running stream.
 #[derive(Debug, Clone)]

@@ -11,7 +11,6 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use crate::engine::EventId;
-use crate::model::feed::{FeedKey, FeedStart};
 use crate::model::user::UserName;
 use crate::server::activity::service::ActivityFeed;
 use crate::server::activity::stream::activity_feed;
@@ -23,6 +22,7 @@ use crate::server::sse::framing::Framing;
 use crate::server::sse::FrameStream;
 use crate::server::tasks::service::Tasks;
 use crate::server::tasks::stream::task_feed;
+use crate::wire::feed::{FeedKey, FeedStart};
 
 /// The services feeds come from; cheap to clone.
 #[derive(Clone)]

@@ -20,9 +20,9 @@ use super::mailbox::Mailbox;
 use super::mux::Control;
 use crate::engine::live::{follow, keep_following};
 use crate::engine::{PublishOptions, SharedEngine};
-use crate::model::feed::FeedChange;
 use crate::model::user::UserName;
 use crate::server::error::ApiError;
+use crate::wire::feed::FeedChange;
 
 /// Forwarded changes an instance's channel keeps (only live delivery
 /// matters; the history covers a reconnect of the follower).

@@ -10,11 +10,12 @@ use tokio::sync::OnceCell;
 use super::view::InboxView;
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
 use crate::model::notification::{
-    events, InboxPage, InboxSnapshot, NotificationContent, ReadMarks, StoredNotification,
+    InboxPage, InboxSnapshot, NotificationContent, ReadMarks, StoredNotification,
 };
 use crate::model::user::UserName;
 use crate::server::error::ApiError;
 use crate::server::idempotency;
+use crate::wire::names;
 
 /// The engine set listing every user who has an inbox.
 pub const USERS_SET: &str = "users";
@@ -202,7 +203,7 @@ impl Inbox {
         // One batch: on Redis, one round trip per thousand recipients.
         let ids: Vec<String> = self
             .engine
-            .publish_each(&targets, events::NOTIFICATION, payload)
+            .publish_each(&targets, names::NOTIFICATION, payload)
             .await?
             .iter()
             .map(|event| event.id.to_string())
@@ -309,7 +310,7 @@ impl Inbox {
         self.engine
             .publish_with(
                 &reads_channel(user),
-                events::READ,
+                names::READ,
                 Bytes::from(payload),
                 options,
             )

@@ -17,25 +17,25 @@
 //! [`inbox_feed`] is the feed itself, framed for either kind of stream; the
 //! multiplexed stream (`crate::server::feeds`) carries it as `inbox`.
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::{future, stream, StreamExt};
 
 use super::service::{channel, reads_channel, Inbox, Unframed, PAGE_SIZE};
 use super::view::InboxView;
-use crate::engine::live::{follow, Delivery, Start};
+use crate::engine::live::{Delivery, Start};
 use crate::engine::{EventId, Subscription};
-use crate::model::notification::events;
 use crate::model::user::UserName;
 use crate::server::auth::session::CurrentSession;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
-use crate::server::sse::resume::{resume_point, ResumeQuery};
+use crate::server::sse::resume::Resume;
 use crate::server::sse::{FrameStream, SseHub};
+use crate::wire::names;
 
 fn snapshot_frame(view: &InboxView, framing: &Framing) -> Bytes {
     let snapshot = view.snapshot(PAGE_SIZE);
@@ -44,12 +44,12 @@ fn snapshot_frame(view: &InboxView, framing: &Framing) -> Bytes {
     // published since, so even the first notification is never folded
     // into a snapshot behind the client's back.
     let id = view.newest().unwrap_or(EventId::ZERO).to_string();
-    framing.own(Some(&id), Some(events::SNAPSHOT), &data)
+    framing.own(Some(&id), Some(names::SNAPSHOT), &data)
 }
 
 fn unread_event(view: &InboxView) -> Unframed {
     let data = serde_json::to_vec(&view.unread_count()).unwrap_or_default();
-    (events::UNREAD, Bytes::from(data))
+    (names::UNREAD, Bytes::from(data))
 }
 
 /// The current read state (a `read` event without an id: it is not an
@@ -58,7 +58,7 @@ async fn read_events(inbox: &Inbox, user: &UserName) -> Vec<Unframed> {
     match inbox.view(user).await {
         Ok(view) => {
             let state = serde_json::to_vec(&view.read_state()).unwrap_or_default();
-            vec![(events::READ, Bytes::from(state)), unread_event(&view)]
+            vec![(names::READ, Bytes::from(state)), unread_event(&view)]
         }
         Err(error) => {
             tracing::warn!(%error, "could not read the read state");
@@ -110,25 +110,28 @@ pub async fn inbox_feed(
     // Read-state changes first, so none falls between reading the state
     // and following it.
     let reads = inbox.engine().subscribe(&reads_channel(&user)).await?;
-    let (start, deliveries) = follow(
-        inbox.engine().clone(),
+    let engine = inbox.engine().clone();
+    let feed = follow_feed(
+        engine,
         &channel(&user),
         last_seen,
         usize::MAX,
+        framing.clone(),
     )
     .await?;
-    let opening: Vec<Bytes> = match start {
+    let opening: Vec<Bytes> = match &feed.start {
         Start::Snapshot(events) => {
-            let mut view = InboxView::fold(&events);
+            let mut view = InboxView::fold(events);
             view.apply(&inbox.read_state(&user).await?);
             vec![snapshot_frame(&view, &framing)]
         }
-        Start::Replay(events) => {
-            let mut frames: Vec<Bytes> = events.iter().map(|event| framing.event(event)).collect();
+        Start::Replay(_) => {
+            let mut frames = feed.opening_frames();
             frames.extend(framed(read_events(&inbox, &user).await, &framing));
             frames
         }
     };
+    let deliveries = feed.deliveries;
     // A stream sits idle far longer than it works, and a combinator keeps
     // room for its future inline even while idle: the common cases here are
     // ready at once, and the rare ones (a read mark stored the old way, a
@@ -141,7 +144,7 @@ pub async fn inbox_feed(
             .into_stream()
             .then(move |delivery| match delivery {
                 // Read marks stored in the inbox by older versions.
-                Delivery::Event(event) if event.name == events::READ => {
+                Delivery::Event(event) if event.name == names::READ => {
                     let (inbox, user, framing) = (inbox.clone(), user.clone(), framing.clone());
                     future::Either::Left(Box::pin(async move {
                         let mut frames = vec![framing.event(&event)];
@@ -193,11 +196,9 @@ pub async fn notifications_stream(
     State(session_ends): State<SessionEnds>,
     CurrentSession(session): CurrentSession,
     ip: ClientIp,
-    headers: HeaderMap,
-    Query(query): Query<ResumeQuery>,
+    Resume(last_seen): Resume,
 ) -> Result<Response, ApiError> {
     let permit = sse.admit(Some(&session.user), ip)?;
-    let last_seen = resume_point(&headers, &query);
     let feed = inbox_feed(inbox, session.user.clone(), last_seen, Framing::Plain).await?;
     Ok(sse.respond(permit, session_ends.bind(&session, feed)))
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::engine::{Event, EventId};
 use crate::model::notification::{
-    events, InboxPage, InboxSnapshot, Notification, ReadMarks, StoredNotification, UnreadCount,
+    InboxPage, InboxSnapshot, Notification, ReadMarks, StoredNotification, UnreadCount,
 };
+use crate::wire::names;
 
 /// One notification in a folded inbox.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ impl InboxView {
         for event in events {
             view.newest = Some(event.id);
             match event.name.as_str() {
-                events::NOTIFICATION => {
+                names::NOTIFICATION => {
                     match serde_json::from_slice::<StoredNotification>(&event.data) {
                         Ok(stored) => view.entries.push(Entry {
                             id: event.id,
@@ -43,7 +44,7 @@ impl InboxView {
                         }
                     }
                 }
-                events::READ => match serde_json::from_slice::<ReadMarks>(&event.data) {
+                names::READ => match serde_json::from_slice::<ReadMarks>(&event.data) {
                     Ok(marks) => view.apply(&marks),
                     Err(error) => {
                         tracing::warn!(id = %event.id, %error, "skipping unreadable read marks")
@@ -57,19 +58,9 @@ impl InboxView {
 
     /// Marks read what `marks` says is read (a union: read state only grows).
     pub fn apply(&mut self, marks: &ReadMarks) {
-        if let Some(through) = marks
-            .through
-            .as_deref()
-            .and_then(|id| id.parse::<EventId>().ok())
-        {
-            for entry in self.entries.iter_mut().take_while(|e| e.id <= through) {
-                entry.read = true;
-            }
-        }
-        for id in marks.ids.iter().filter_map(|id| id.parse::<EventId>().ok()) {
-            if let Some(entry) = self.find_mut(id) {
-                entry.read = true;
-            }
+        let rule = marks.rule();
+        for entry in &mut self.entries {
+            entry.read |= rule.covers(entry.id);
         }
     }
 
@@ -181,7 +172,7 @@ mod tests {
         };
         Arc::new(Event::new(
             EventId::new(ms, 0),
-            events::NOTIFICATION,
+            names::NOTIFICATION,
             Bytes::from(serde_json::to_vec(&stored).unwrap()),
         ))
     }
@@ -189,7 +180,7 @@ mod tests {
     fn read(ms: u64, marks: &ReadMarks) -> Arc<Event> {
         Arc::new(Event::new(
             EventId::new(ms, 0),
-            events::READ,
+            names::READ,
             Bytes::from(serde_json::to_vec(marks).unwrap()),
         ))
     }
@@ -277,7 +268,7 @@ mod tests {
     fn unreadable_events_are_skipped() {
         let junk = Arc::new(Event::new(
             EventId::new(2, 0),
-            events::NOTIFICATION,
+            names::NOTIFICATION,
             Bytes::from_static(b"{"),
         ));
         let view = InboxView::fold(&[notification(1, "ok"), junk]);

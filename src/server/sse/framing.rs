@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::frame;
 use crate::engine::Event;
+use crate::wire::frame;
 
 /// The framing of one stream's feed.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ impl Framing {
     pub fn reset(&self) -> Bytes {
         self.own(
             None,
-            Some(crate::model::feed::RESET),
+            Some(crate::wire::names::RESET),
             b"{\"reason\":\"lagged\"}",
         )
     }

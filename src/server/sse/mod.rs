@@ -4,10 +4,10 @@
 //! on shutdown, admitting streams against the open-stream limits, and
 //! counting open streams. Endpoints take a permit ([`SseHub::admit`]), then
 //! hand [`SseHub::respond`] the permit and a stream of ready-framed `Bytes`
-//! ([`frame`]) and nothing else; this module must not know what the events
+//! ([`crate::wire::frame`]) and nothing else; this module must not know what the events
 //! mean.
 
-pub mod frame;
+pub mod follow;
 pub mod framing;
 pub mod resume;
 
@@ -32,6 +32,7 @@ use crate::model::user::UserName;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
 use crate::server::limits::streams::{StreamLimits, StreamPermit};
+use crate::wire::frame;
 
 /// A boxed stream of SSE frames, as endpoints produce them.
 pub type FrameStream = Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>;

@@ -2,8 +2,13 @@
 //! `last_event_id` query parameter of a client that had to open a new
 //! `EventSource` (browsers send the header only on their own retries).
 //!
-//! Owns reading that position; it must not decide what to replay.
+//! Owns reading that position ([`Resume`], an extractor); it must not
+//! decide what to replay.
 
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
@@ -11,19 +16,33 @@ use crate::engine::EventId;
 
 /// The optional resume position in the query string.
 #[derive(Debug, Default, Deserialize)]
-pub struct ResumeQuery {
+struct ResumeQuery {
     /// The last event id the client saw.
-    pub last_event_id: Option<String>,
+    last_event_id: Option<String>,
 }
 
-/// Where the client left off: the `Last-Event-ID` header wins over the
-/// query; anything that is not an event id counts as "nowhere".
-pub fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> Option<EventId> {
+/// Where the client left off, if anywhere: the `Last-Event-ID` header wins
+/// over the query; anything that is not an event id counts as "nowhere".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume(pub Option<EventId>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Resume {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = Query::<ResumeQuery>::try_from_uri(&parts.uri)
+            .map(|Query(query)| query)
+            .unwrap_or_default();
+        Ok(Self(resume_point(&parts.headers, &query)))
+    }
+}
+
+fn resume_point(headers: &HeaderMap, query: &ResumeQuery) -> Option<EventId> {
     headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .or(query.last_event_id.as_deref())
-        .and_then(|id| id.parse().ok())
+        .and_then(EventId::from_text)
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use chrono::{SecondsFormat, Utc};
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
 use crate::model::activity::ActivityType;
 use crate::model::notification::FieldError;
-use crate::model::task::{ProgressUpdate, TaskState, TaskStatus, UpdateError, PROGRESS_EVENT};
+use crate::model::task::{ProgressUpdate, TaskState, TaskStatus, UpdateError};
 use crate::model::user::UserName;
 use crate::server::activity::service::ActivityFeed;
+use crate::wire::names::PROGRESS;
 
 /// Events kept per task channel (enough to replay a reconnect).
 const TASK_HISTORY: usize = 50;
@@ -231,7 +232,7 @@ impl Tasks {
         self.engine
             .publish_with(
                 &channel(&state.id),
-                PROGRESS_EVENT,
+                PROGRESS,
                 Bytes::from(data),
                 PublishOptions {
                     cap: Some(TASK_HISTORY),

@@ -7,22 +7,20 @@
 //! created: the id is the capability). [`task_feed`] is the feed itself,
 //! framed for either kind of stream.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
-use futures::{stream, StreamExt};
 
 use super::service::{channel, Tasks};
-use crate::engine::live::{follow, Delivery, Start};
 use crate::engine::{Event, EventId};
 use crate::model::task::TaskState;
 use crate::model::user::UserName;
 use crate::server::auth::session::Sessions;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
-use crate::server::sse::resume::{resume_point, ResumeQuery};
+use crate::server::sse::resume::Resume;
 use crate::server::sse::{FrameStream, SseHub};
 
 fn is_terminal(event: &Event) -> bool {
@@ -49,29 +47,10 @@ pub async fn task_feed(
     if !may_watch {
         return Err(ApiError::NotFound("no such task"));
     }
-    let (start, deliveries) = follow(tasks.engine().clone(), &channel(id), last_seen, 1).await?;
-    let opening: Vec<std::sync::Arc<Event>> = match start {
-        Start::Snapshot(events) | Start::Replay(events) => events,
-    };
+    let engine = tasks.engine().clone();
+    let feed = follow_feed(engine, &channel(id), last_seen, 1, framing).await?;
     // Ended already (also when resuming right after the final event).
-    let ended = current.status.is_terminal() || opening.iter().any(|event| is_terminal(event));
-    let opening: Vec<Bytes> = opening.iter().map(|event| framing.event(event)).collect();
-    let live = stream::unfold(
-        (deliveries, ended, framing),
-        |(mut deliveries, done, framing)| async move {
-            if done {
-                return None;
-            }
-            match deliveries.next().await? {
-                Delivery::Event(event) => {
-                    let end = is_terminal(&event);
-                    Some((framing.event(&event), (deliveries, end, framing)))
-                }
-                Delivery::Reset => Some((framing.reset(), (deliveries, true, framing))),
-            }
-        },
-    );
-    Ok(stream::iter(opening).chain(live).boxed())
+    Ok(feed.frames_until(current.status.is_terminal(), is_terminal))
 }
 
 /// The handler.
@@ -82,11 +61,10 @@ pub async fn progress_stream(
     Path(id): Path<String>,
     ip: ClientIp,
     headers: HeaderMap,
-    Query(query): Query<ResumeQuery>,
+    Resume(last_seen): Resume,
 ) -> Result<Response, ApiError> {
     let viewer = sessions.user_of(&headers);
     let permit = sse.admit(viewer.as_ref(), ip)?;
-    let last_seen = resume_point(&headers, &query);
     let feed = task_feed(tasks, &id, viewer.as_ref(), last_seen, Framing::Plain).await?;
     Ok(sse.respond(permit, feed))
 }

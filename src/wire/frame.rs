@@ -35,9 +35,9 @@ fn put_data(out: &mut BytesMut, data: &[u8]) {
 
 /// Frames one event of a multiplexed stream: an unnamed event without an
 /// `id:` field whose first data line is `<feed> <name> <id or ->` and whose
-/// remaining lines are `data` (see [`crate::model::feed`]).
+/// remaining lines are `data` (see [`crate::wire::feed`]).
 pub fn tagged(feed: &str, id: Option<&str>, name: Option<&str>, data: &[u8]) -> Bytes {
-    let header = crate::model::feed::TaggedLine::header(feed, name, id);
+    let header = crate::wire::feed::TaggedLine::header(feed, name, id);
     let mut out = BytesMut::with_capacity(data.len() + header.len() + 16);
     put_field(&mut out, b"data", header.as_bytes());
     put_data(&mut out, data);

@@ -7,14 +7,14 @@
 //!   comma-separated [`FeedStart`]s, each a key with an optional `@<id>`,
 //!   the last event id the client saw on that feed (it gets exactly what it
 //!   missed; without one, the feed's snapshot).
-//! - The stream's first event is [`HELLO`] with a [`Hello`]: the stream's id,
+//! - The stream's first event is [`HELLO`](crate::wire::names::HELLO) with a [`Hello`]: the stream's id,
 //!   which `POST /api/feeds/<stream>` takes a [`FeedChange`] for (subscribe,
 //!   unsubscribe) without reconnecting.
 //! - Every feed event is an unnamed SSE event (no `id:` field: the client
 //!   keeps one position per feed) whose data starts with one line
 //!   `<feed> <event> <id or ->` ([`TaggedLine`]), followed by the feed's own
 //!   payload, exactly as the single-feed endpoint sends it.
-//! - A feed that cannot be opened (or is refused) gets one [`FEED_ERROR`]
+//! - A feed that cannot be opened (or is refused) gets one [`FEED_ERROR`](crate::wire::names::FEED_ERROR)
 //!   event with a [`FeedError`]; the other feeds go on.
 //!
 //! This module must not know how feeds are stored or authorised.
@@ -24,14 +24,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The event that opens a multiplexed stream.
-pub const HELLO: &str = "hello";
-/// The event name of a feed that could not be opened.
-pub const FEED_ERROR: &str = "error";
-/// The event name telling a feed's client it fell too far behind: it
-/// subscribes that feed again with its last id (and gets a snapshot if
-/// that is gone).
-pub const RESET: &str = "reset";
 /// Feeds one stream may carry at once.
 pub const MAX_FEEDS: usize = 32;
 
@@ -213,7 +205,7 @@ pub fn format_feed_list(starts: &[FeedStart]) -> String {
         .join(",")
 }
 
-/// The [`HELLO`] event's data.
+/// The [`HELLO`](crate::wire::names::HELLO) event's data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// The stream's id, for `POST /api/feeds/<stream>`.
@@ -233,7 +225,7 @@ pub struct FeedChange {
     pub unsubscribe: Vec<FeedKey>,
 }
 
-/// The [`FEED_ERROR`] event's data.
+/// The [`FEED_ERROR`](crate::wire::names::FEED_ERROR) event's data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedError {
     /// The HTTP status the single-feed endpoint would have answered.

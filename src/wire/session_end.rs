@@ -1,10 +1,8 @@
-//! Events every authenticated stream may end with, shared by the server
-//! that sends them and the browser that reacts.
+//! Why an authenticated stream ended: the data of its last event
+//! ([`crate::wire::names::SESSION_END`]), sent by the server, acted on by
+//! the browser.
 
 use serde::{Deserialize, Serialize};
-
-/// The name of the final event of a stream whose session ended.
-pub const SESSION_END: &str = "session_end";
 
 /// Why a session's stream ended (the `session_end` event's data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
