@@ -68,7 +68,9 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
 }
 
 /// Signs out: expires the session cookie and ends this browser's streams
-/// on every instance (other browsers of the same user keep theirs).
+/// on every instance (other browsers of the same user keep theirs). The
+/// header posts it as a plain form, so the browser follows the redirect to
+/// `/sign-in` and the next page starts signed out.
 #[server(prefix = "/api/account", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), ServerFnError> {
     let (state, session) = crate::server::context::current_session().await?;
@@ -78,7 +80,9 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
             tracing::warn!(%error, "could not announce a sign-out to other instances");
         }
     }
-    crate::server::context::set_cookie(&state.sessions.sign_out_cookie())
+    crate::server::context::set_cookie(&state.sessions.sign_out_cookie())?;
+    leptos_axum::redirect("/sign-in");
+    Ok(())
 }
 
 /// The account resource, resolved on the server before the page is sent (so

@@ -119,6 +119,9 @@ test('offline while 3 are sent: exactly those 3 appear once when back', async ({
   await signIn(page, alice);
   await publish(request, alice, 'Before going offline');
   await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
+  // The panel's code arrives while the page is idle after the bell is live;
+  // from then on the panel opens offline too.
+  await expect(page.locator('[data-panel-ready]')).toHaveCount(1);
 
   await context.setOffline(true);
   await bell(page).click();
@@ -223,4 +226,14 @@ test.describe('before the page hydrates (JavaScript off)', () => {
     const cookies = await context.cookies();
     expect(cookies.find((cookie) => cookie.name === 'belfry_session')?.httpOnly).toBe(true);
   });
+});
+
+test('signing out ends the session and lands on the sign-in page, signed out', async ({ page, context }) => {
+  await signIn(page, uniqueName('leaver'));
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await expect(bell(page)).toHaveCount(0);
+  const cookies = await context.cookies();
+  expect(cookies.find((cookie) => cookie.name === 'belfry_session')).toBeUndefined();
 });

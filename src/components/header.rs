@@ -6,7 +6,7 @@ use leptos_router::components::A;
 
 use super::notification_center::NotificationCenter;
 use crate::account::{use_account, SignOut};
-use crate::client::dom::load_page;
+use leptos::server_fn::ServerFn;
 
 /// Brand, then links to every page; the current page is marked for
 /// assistive technology (`aria-current`) and visually.
@@ -82,27 +82,22 @@ fn AccountArea() -> impl IntoView {
 #[island]
 fn AccountMenu(name: String) -> impl IntoView {
     crate::client::hydration::island_hydrated();
-    let sign_out = ServerAction::<SignOut>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = sign_out.value().get() {
-            load_page("/sign-in");
-        }
-    });
     view! {
         <div class="flex items-center gap-2">
             <NotificationCenter />
             <span class="hidden text-sm text-slate-600 sm:inline" data-testid="signed-in-as">
                 {name}
             </span>
-            <button
-                type="button"
-                class="rounded-lg px-2 py-1 text-sm text-slate-500 hover:bg-slate-100 hover:text-slate-900"
-                on:click=move |_| {
-                    sign_out.dispatch(SignOut {});
-                }
-            >
-                "Sign out"
-            </button>
+            // A plain form post (no script needed): the server ends the
+            // session and sends the browser to the sign-in page.
+            <form method="post" action=SignOut::url()>
+                <button
+                    type="submit"
+                    class="rounded-lg px-2 py-1 text-sm text-slate-500 hover:bg-slate-100 hover:text-slate-900"
+                >
+                    "Sign out"
+                </button>
+            </form>
         </div>
     }
 }

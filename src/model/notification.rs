@@ -36,6 +36,11 @@ impl NotificationKind {
         }
     }
 
+    /// Reads [`Self::as_str`] back.
+    pub fn from_word(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == word)
+    }
+
     /// The capitalised name people read.
     pub fn label(self) -> &'static str {
         match self {

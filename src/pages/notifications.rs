@@ -3,6 +3,7 @@
 //! anyone.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::components::sign_in_prompt::SignInPrompt;
@@ -99,6 +100,26 @@ fn TestButtons(me: String) -> impl IntoView {
 fn SendForm() -> impl IntoView {
     crate::client::hydration::island_hydrated();
     let send = ServerAction::<SendNotification>::new();
+    let to = NodeRef::<leptos::html::Input>::new();
+    let kind = NodeRef::<leptos::html::Select>::new();
+    let title = NodeRef::<leptos::html::Input>::new();
+    let body = NodeRef::<leptos::html::Textarea>::new();
+    // A plain form: without JavaScript the browser posts it to the server
+    // function; hydrated, it is sent from here and the page stays.
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let (Some(to), Some(kind), Some(title), Some(body)) =
+            (to.get(), kind.get(), title.get(), body.get())
+        else {
+            return;
+        };
+        send.dispatch(SendNotification {
+            to: to.value(),
+            kind: NotificationKind::from_word(&kind.value()).unwrap_or(NotificationKind::Info),
+            title: title.value(),
+            body: body.value(),
+        });
+    };
     let outcome = move || match send.value().get() {
         Some(Ok(_)) => Some((true, "Sent.".to_owned())),
         Some(Err(error)) => Some((false, crate::client::errors::message(&error))),
@@ -107,15 +128,15 @@ fn SendForm() -> impl IntoView {
     view! {
         <section class="rounded-2xl border border-slate-200 bg-white p-6 shadow-sm" aria-labelledby="send-title">
             <h2 id="send-title" class="text-lg font-semibold text-slate-900">"Send to a user"</h2>
-            <ActionForm action=send attr:class="mt-4 space-y-3">
+            <form method="post" action=SendNotification::url() class="mt-4 space-y-3" on:submit=submit>
                 <div class="grid grid-cols-3 gap-3">
                     <label class="col-span-2 block text-sm font-medium text-slate-700">
                         "Recipient"
-                        <input name="to" type="text" required maxlength="32" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2" />
+                        <input node_ref=to name="to" type="text" required maxlength="32" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2" />
                     </label>
                     <label class="block text-sm font-medium text-slate-700">
                         "Kind"
-                        <select name="kind" class="mt-1 block w-full rounded-lg border border-slate-300 px-2 py-2">
+                        <select node_ref=kind name="kind" class="mt-1 block w-full rounded-lg border border-slate-300 px-2 py-2">
                             {NotificationKind::ALL
                                 .map(|kind| view! { <option value=kind.as_str()>{kind.label()}</option> })}
                         </select>
@@ -123,11 +144,11 @@ fn SendForm() -> impl IntoView {
                 </div>
                 <label class="block text-sm font-medium text-slate-700">
                     "Title"
-                    <input name="title" type="text" required maxlength="120" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2" />
+                    <input node_ref=title name="title" type="text" required maxlength="120" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2" />
                 </label>
                 <label class="block text-sm font-medium text-slate-700">
                     "Message"
-                    <textarea name="body" rows="3" maxlength="1000" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2"></textarea>
+                    <textarea node_ref=body name="body" rows="3" maxlength="1000" class="mt-1 block w-full rounded-lg border border-slate-300 px-3 py-2"></textarea>
                 </label>
                 <div class="flex items-center gap-3">
                     <button
@@ -143,7 +164,7 @@ fn SendForm() -> impl IntoView {
                         })}
                     </p>
                 </div>
-            </ActionForm>
+            </form>
         </section>
     }
 }

@@ -2,6 +2,7 @@
 //! says the host application signs people in (there is no form to abuse).
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::account::{is_demo, SignIn};
@@ -44,6 +45,7 @@ fn HostSignIn() -> impl IntoView {
 fn SignInForm() -> impl IntoView {
     crate::client::hydration::island_hydrated();
     let sign_in = ServerAction::<SignIn>::new();
+    let field = NodeRef::<leptos::html::Input>::new();
     let (name, set_name) = signal(String::new());
     let problem = move || {
         let name = name.get();
@@ -64,10 +66,23 @@ fn SignInForm() -> impl IntoView {
         <section class="mx-auto max-w-md rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
             <h1 class="text-2xl font-semibold text-slate-900">"Sign in"</h1>
             <p class="mt-1 text-sm text-slate-600">"Pick a display name. Anyone can be anyone here: it is a demo."</p>
-            <ActionForm action=sign_in attr:class="mt-6 space-y-4">
+            // A plain form: without JavaScript the browser posts it to the
+            // server function; hydrated, it is sent from here.
+            <form
+                method="post"
+                action=SignIn::url()
+                class="mt-6 space-y-4"
+                on:submit=move |event| {
+                    event.prevent_default();
+                    if let Some(input) = field.get() {
+                        sign_in.dispatch(SignIn { name: input.value() });
+                    }
+                }
+            >
                 <div>
                     <label for="name" class="block text-sm font-medium text-slate-700">"Display name"</label>
                     <input
+                        node_ref=field
                         id="name"
                         name="name"
                         type="text"
@@ -90,7 +105,7 @@ fn SignInForm() -> impl IntoView {
                 >
                     "Sign in"
                 </button>
-            </ActionForm>
+            </form>
         </section>
     }
 }

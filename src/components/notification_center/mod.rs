@@ -27,7 +27,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use self::bell::Bell;
-use self::panel::Panel;
+use self::panel::lazy_panel;
 use self::toasts::{ToastStack, Toasts};
 use crate::client::dom::{close_on_escape_or_outside_click, every};
 use crate::client::feeds::use_feed;
@@ -93,6 +93,8 @@ pub fn NotificationCenter() -> impl IntoView {
         }
     });
 
+    let ready = prefetch_once_live(inbox);
+
     let container = NodeRef::<Div>::new();
     let bell_button = NodeRef::<leptos::html::Button>::new();
     close_on_escape_or_outside_click(container, open, move || {
@@ -102,12 +104,41 @@ pub fn NotificationCenter() -> impl IntoView {
     });
 
     view! {
-        <div class="relative" node_ref=container>
+        <div class="relative" node_ref=container data-panel-ready=move || ready.get().then_some("")>
             <Bell inbox open button=bell_button />
             <Show when=move || open.get()>
-                <Panel inbox connection now fresh />
+                {move || Suspend::new(lazy_panel(inbox, connection, now, fresh))}
             </Show>
         </div>
         <Toasts toasts />
     }
+}
+
+/// Once the bell is live and the page hydrated, fetches the panel's and the
+/// toasts' code while the browser is idle (each is a chunk of its own, kept
+/// off the path to a working page), so both then open at once, offline too. The signal turns
+/// true when both are loaded (`data-panel-ready` on the bell's wrapper).
+fn prefetch_once_live(inbox: RwSignal<InboxModel>) -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |started: Option<bool>| {
+        if started == Some(true) || !inbox.with(|model| model.loaded) {
+            return started.unwrap_or(false);
+        }
+        let fetch = move || {
+            let panel = lazy_preload!(panel::lazy_panel);
+            let toasts = lazy_preload!(toasts::lazy_toast_cards);
+            Effect::new(move |_| set_ready.set(panel.get() && toasts.get()));
+        };
+        // Idle time where the browser has it (not every browser does).
+        crate::client::hydration::when_hydrated(move || {
+            #[cfg(feature = "hydrate")]
+            if request_idle_callback_with_handle(fetch).is_err() {
+                set_timeout(fetch, Duration::from_millis(200));
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = fetch;
+        });
+        true
+    });
+    ready
 }

@@ -8,6 +8,18 @@ use super::item::NotificationItem;
 use crate::client::feeds::ConnectionState;
 use crate::client::inbox::InboxModel;
 
+/// The panel's code, fetched the first time it opens (a chunk of its own
+/// under `cargo leptos --split`; the bell works without it).
+#[lazy]
+pub fn lazy_panel(
+    inbox: RwSignal<InboxModel>,
+    connection: ReadSignal<ConnectionState>,
+    now: RwSignal<i64>,
+    fresh: RwSignal<Vec<String>>,
+) -> AnyView {
+    view! { <Panel inbox connection now fresh /> }.into_any()
+}
+
 /// The panel under the bell.
 #[component]
 pub fn Panel(

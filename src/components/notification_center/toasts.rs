@@ -91,9 +91,34 @@ impl Default for ToastStack {
     }
 }
 
-/// The toast region (a polite live region, so screen readers announce).
+/// The toast region (a polite live region, so screen readers announce; it
+/// is on the page from the start, as live regions must be). The cards'
+/// code is fetched with the first toast ([`lazy_toast_cards`]).
 #[component]
 pub fn Toasts(toasts: ToastStack) -> impl IntoView {
+    let showing = move || toasts.toasts.with(|toasts| !toasts.is_empty());
+    view! {
+        <div
+            aria-live="polite"
+            aria-label="New notifications"
+            role="region"
+            class="pointer-events-none fixed bottom-4 right-4 z-50 flex w-[min(22rem,calc(100vw-2rem))] flex-col gap-2"
+        >
+            <Show when=showing>
+                {move || Suspend::new(lazy_toast_cards(toasts))}
+            </Show>
+        </div>
+    }
+}
+
+/// The cards and their countdown, while any toast shows.
+#[lazy]
+pub fn lazy_toast_cards(toasts: ToastStack) -> AnyView {
+    view! { <ToastCards toasts /> }.into_any()
+}
+
+#[component]
+fn ToastCards(toasts: ToastStack) -> impl IntoView {
     every(Duration::from_millis(100), move || toasts.tick());
     let visible = move || {
         toasts
@@ -104,16 +129,9 @@ pub fn Toasts(toasts: ToastStack) -> impl IntoView {
             .collect::<Vec<_>>()
     };
     view! {
-        <div
-            aria-live="polite"
-            aria-label="New notifications"
-            role="region"
-            class="pointer-events-none fixed bottom-4 right-4 z-50 flex w-[min(22rem,calc(100vw-2rem))] flex-col gap-2"
-        >
-            <For each=visible key=|entry| entry.0 let:entry>
-                <ToastCard key=entry.0 notification=entry.1 toasts />
-            </For>
-        </div>
+        <For each=visible key=|entry| entry.0 let:entry>
+            <ToastCard key=entry.0 notification=entry.1 toasts />
+        </For>
     }
 }
 
