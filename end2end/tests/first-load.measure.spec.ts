@@ -8,6 +8,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { bellLive } from './support/inbox';
 import { nowSecs, setSession } from './support/session';
+import { freePort, production, startServer } from './support/server';
 
 type Kind = 'document' | 'js' | 'wasm' | 'css' | 'other';
 
@@ -102,6 +103,23 @@ test('measure: first-load bytes of / and of /notifications', async ({ browser, b
     { selector: '[data-panel-ready]', readySelector: 'body[data-hydrated] button[data-live]' },
   );
   await signedIn.close();
+
+  // The default binary (no demo mode: no send form on the page).
+  const server = await startServer(await freePort(), {}, production);
+  try {
+    const hosted = await browser.newContext();
+    await setSession(hosted, server.url, `firstload-${Date.now().toString(36)}`, nowSecs() + 3600);
+    const hostedPage = await hosted.newPage();
+    [report['/notifications, default binary (hydrated, bell live)']] = await coldLoad(
+      hostedPage,
+      `${server.url}/notifications`,
+      () => bellLive(hostedPage),
+      { selector: '[data-panel-ready]', readySelector: 'body[data-hydrated] button[data-live]' },
+    );
+    await hosted.close();
+  } finally {
+    await server.stop();
+  }
 
   for (const [path, bytes] of Object.entries(report)) {
     const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;

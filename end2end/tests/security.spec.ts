@@ -6,17 +6,9 @@ import { expect, test } from '@playwright/test';
 import { bell, bellLive, publish, uniqueName } from './support/inbox';
 import { startRedis, type RunningRedis } from './support/redis';
 import { nowSecs, setSession } from './support/session';
-import { freePort, publishKey, repoRoot, sessionSecret, startServer, type RunningServer } from './support/server';
+import { freePort, production, publishKey, repoRoot, startServer, type RunningServer } from './support/server';
 import { visit } from './support/page';
 
-/** The binary's defaults: no demo mode, every limit on. */
-const production: Record<string, string> = {
-  BELFRY_LOG: 'warn',
-  BELFRY_PUBLISH_KEY: publishKey,
-  BELFRY_SESSION_SECRET: sessionSecret,
-  BELFRY_RETRY_MS: '500',
-  BELFRY_DRAIN_SECS: '1',
-};
 
 test.describe('the default binary', () => {
   let server: RunningServer;

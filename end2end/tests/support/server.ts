@@ -47,6 +47,16 @@ export const serverEnv: Record<string, string> = {
 };
 
 /** A free TCP port on 127.0.0.1. */
+/** The binary's defaults: no demo mode, every limit on (use as `base`
+ * of [`startServer`]). */
+export const production: Record<string, string> = {
+  BELFRY_LOG: 'warn',
+  BELFRY_PUBLISH_KEY: publishKey,
+  BELFRY_SESSION_SECRET: sessionSecret,
+  BELFRY_RETRY_MS: '500',
+  BELFRY_DRAIN_SECS: '1',
+};
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
