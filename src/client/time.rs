@@ -96,6 +96,16 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// "Now" for relative times ("2 min ago"), refreshed every `period` while
+/// the calling component lives.
+pub fn use_now(period: std::time::Duration) -> leptos::prelude::ReadSignal<i64> {
+    use leptos::prelude::{signal, Set};
+
+    let (now, set_now) = signal(now_ms());
+    crate::client::dom::every(period, move || set_now.set(now_ms()));
+    now
+}
+
 #[cfg(test)]
 mod relative_tests {
     use super::relative;

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::notification_center::NotificationCenter;
-use crate::account::{use_account, SignOut};
+use super::signed_in::SignedIn;
+use crate::account::SignOut;
 use leptos::server_fn::ServerFn;
 
 /// Brand, then links to every page; the current page is marked for
@@ -56,25 +57,17 @@ pub fn Header() -> impl IntoView {
 /// signed-in part is interactive.
 #[component]
 fn AccountArea() -> impl IntoView {
-    let account = use_account();
+    let sign_in_link = || {
+        view! {
+            <a href="/sign-in" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500">
+                "Sign in"
+            </a>
+        }
+    };
     view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                account
-                    .get()
-                    .map(|account| match account {
-                        Some(account) => view! { <AccountMenu name=account.name /> }.into_any(),
-                        None => {
-                            view! {
-                                <a href="/sign-in" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500">
-                                    "Sign in"
-                                </a>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
-        </Suspense>
+        <SignedIn fallback=sign_in_link let:account>
+            <AccountMenu name=account.name />
+        </SignedIn>
     }
 }
 

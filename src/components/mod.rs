@@ -9,11 +9,15 @@
 //! - [`progress`]: task cards and the progress page's server functions.
 //! - [`activity`]: activity entries, the feed model, simulate.
 //! - [`sign_in_prompt`]: what visitors see instead of a members-only page.
+//! - [`signed_in`]: members-only content, or what others see instead.
+//! - [`page_heading`]: a page's title and lead sentence.
 
 pub mod activity;
 pub mod clock_card;
 pub mod header;
 pub mod notification_center;
+pub mod page_heading;
 pub mod progress;
 pub mod sign_in_prompt;
+pub mod signed_in;
 pub mod status_dot;

@@ -7,18 +7,23 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::account::use_account;
 use crate::client::dom::every;
 use crate::client::feeds::{use_feed, FeedMessage};
-use crate::client::time::now_ms;
+use crate::client::time::use_now;
 use crate::components::activity::actions::SimulateActivity;
 use crate::components::activity::entry::ActivityEntry;
 use crate::components::activity::feed::Feed;
+use crate::components::page_heading::PageHeading;
 use crate::components::sign_in_prompt::SignInPrompt;
+use crate::components::signed_in::SignedIn;
 use crate::components::status_dot::StatusDot;
 use crate::model::activity::Activity;
 use crate::wire::feed::FeedKey;
 use crate::wire::names::ACTIVITY;
+
+const TITLE: &str = "Activity";
+const LEAD: &str =
+    "What happens in the app, live: sign-ins, finished tasks, broadcasts — or simulated entries.";
 
 /// How often auto-simulate adds an entry.
 const AUTO_EVERY: Duration = Duration::from_secs(3);
@@ -26,27 +31,19 @@ const AUTO_EVERY: Duration = Duration::from_secs(3);
 /// The feed, or a prompt to sign in.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
-    let account = use_account();
+    let signed_out = || {
+        view! {
+            <div class="space-y-6">
+                <PageHeading title=TITLE lead=LEAD />
+                <SignInPrompt to="follow the activity feed" />
+            </div>
+        }
+    };
     view! {
         <Title text="Belfry · Activity" />
-        <Suspense fallback=|| ()>
-            {move || {
-                account
-                    .get()
-                    .map(|account| match account {
-                        Some(_) => view! { <LiveFeed /> }.into_any(),
-                        None => {
-                            view! {
-                                <div class="space-y-6">
-                                    <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Activity"</h1>
-                                    <SignInPrompt to="follow the activity feed" />
-                                </div>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
-        </Suspense>
+        <SignedIn fallback=signed_out let:_account>
+            <LiveFeed />
+        </SignedIn>
     }
 }
 
@@ -66,21 +63,14 @@ fn LiveFeed() -> impl IntoView {
             feed.update(|feed| feed.add(activity));
         }
     });
-    let now = RwSignal::new(now_ms());
-    every(Duration::from_secs(10), move || now.set(now_ms()));
+    let now = use_now(Duration::from_secs(10));
     let simulate = ServerAction::<SimulateActivity>::new();
     let auto = RwSignal::new(false);
     view! {
         <div class="space-y-6">
-            <div class="flex flex-wrap items-end justify-between gap-4">
-                <div>
-                    <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Activity"</h1>
-                    <p class="mt-2 max-w-2xl text-slate-600">
-                        "What happens in the app, live: sign-ins, finished tasks, broadcasts — or simulated entries."
-                    </p>
-                </div>
+            <PageHeading title=TITLE lead=LEAD>
                 <StatusDot state />
-            </div>
+            </PageHeading>
             <div class="flex flex-wrap gap-3">
                 <button
                     type="button"

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::clock_card::ClockCard;
+use crate::components::page_heading::PageHeading;
 
 /// The home page: an introduction, then the live clock.
 #[component]
@@ -11,12 +12,10 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Title text="Belfry · Live clock" />
         <div class="space-y-6">
-            <div>
-                <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Real-time, by Server-Sent Events"</h1>
-                <p class="mt-2 max-w-2xl text-slate-600">
-                    "Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response."
-                </p>
-            </div>
+            <PageHeading
+                title="Real-time, by Server-Sent Events"
+                lead="Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response."
+            />
             <LiveClock />
         </div>
     }

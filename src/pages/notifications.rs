@@ -8,34 +8,26 @@ use leptos_meta::Title;
 
 use crate::components::sign_in_prompt::SignInPrompt;
 
-use crate::account::{is_demo, use_account, Account};
+use crate::account::{is_demo, Account};
 use crate::client::time::{clock_time, now_ms};
 use crate::components::notification_center::actions::SendNotification;
+use crate::components::page_heading::PageHeading;
+use crate::components::signed_in::SignedIn;
 use crate::model::notification::NotificationKind;
 
 /// The dashboard, or a prompt to sign in.
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
-    let account = use_account();
     view! {
         <Title text="Belfry · Notifications" />
         <div class="space-y-6">
-            <div>
-                <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Notifications"</h1>
-                <p class="mt-2 max-w-2xl text-slate-600">
-                    "Send test notifications and watch them arrive live: the bell's badge, the panel and a toast."
-                </p>
-            </div>
-            <Suspense fallback=|| ()>
-                {move || {
-                    account
-                        .get()
-                        .map(|account| match account {
-                            Some(account) => view! { <Dashboard account /> }.into_any(),
-                            None => view! { <SignInPrompt to="send and receive notifications" /> }.into_any()
-                        })
-                }}
-            </Suspense>
+            <PageHeading
+                title="Notifications"
+                lead="Send test notifications and watch them arrive live: the bell's badge, the panel and a toast."
+            />
+            <SignedIn fallback=|| view! { <SignInPrompt to="send and receive notifications" /> } let:account>
+                <Dashboard account />
+            </SignedIn>
         </div>
     }
 }

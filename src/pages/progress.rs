@@ -7,34 +7,25 @@ use leptos_meta::Title;
 
 use crate::components::sign_in_prompt::SignInPrompt;
 
-use crate::account::use_account;
+use crate::components::page_heading::PageHeading;
 use crate::components::progress::actions::{my_tasks, StartTask};
 use crate::components::progress::task_card::TaskCard;
+use crate::components::signed_in::SignedIn;
 use crate::model::task::TaskState;
 
 /// The tracker, or a prompt to sign in.
 #[component]
 pub fn ProgressPage() -> impl IntoView {
-    let account = use_account();
     view! {
         <Title text="Belfry · Progress" />
         <div class="space-y-6">
-            <div>
-                <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Progress"</h1>
-                <p class="mt-2 max-w-2xl text-slate-600">
-                    "Start long-running tasks and follow their progress bars live. Any worker can report progress through the API."
-                </p>
-            </div>
-            <Suspense fallback=|| ()>
-                {move || {
-                    account
-                        .get()
-                        .map(|account| match account {
-                            Some(_) => view! { <Tracker /> }.into_any(),
-                            None => view! { <SignInPrompt to="start tasks" /> }.into_any()
-                        })
-                }}
-            </Suspense>
+            <PageHeading
+                title="Progress"
+                lead="Start long-running tasks and follow their progress bars live. Any worker can report progress through the API."
+            />
+            <SignedIn fallback=|| view! { <SignInPrompt to="start tasks" /> } let:_account>
+                <Tracker />
+            </SignedIn>
         </div>
     }
 }

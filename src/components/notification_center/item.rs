@@ -41,7 +41,7 @@ pub fn KindIcon(kind: NotificationKind) -> impl IntoView {
 pub fn NotificationItem(
     notification: Notification,
     inbox: RwSignal<InboxModel>,
-    now: RwSignal<i64>,
+    now: ReadSignal<i64>,
     fresh: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let is_new = {

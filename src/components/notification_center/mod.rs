@@ -29,10 +29,10 @@ use leptos::prelude::*;
 use self::bell::Bell;
 use self::panel::lazy_panel;
 use self::toasts::{ToastStack, Toasts};
-use crate::client::dom::{close_on_escape_or_outside_click, every};
+use crate::client::dom::close_on_escape_or_outside_click;
 use crate::client::feeds::use_feed;
 use crate::client::inbox::InboxModel;
-use crate::client::time::now_ms;
+use crate::client::time::use_now;
 use crate::model::notification::{InboxSnapshot, ReadMarks, StoredNotification, UnreadCount};
 use crate::wire::feed::FeedKey;
 use crate::wire::names;
@@ -52,8 +52,7 @@ pub fn NotificationCenter() -> impl IntoView {
             fresh.update(Vec::clear);
         }
     });
-    let now = RwSignal::new(now_ms());
-    every(Duration::from_secs(15), move || now.set(now_ms()));
+    let now = use_now(Duration::from_secs(15));
 
     let connection = use_feed(FeedKey::Inbox, move |message| {
         match message.event.as_str() {

@@ -14,7 +14,7 @@ use crate::client::inbox::InboxModel;
 pub fn lazy_panel(
     inbox: RwSignal<InboxModel>,
     connection: ReadSignal<ConnectionState>,
-    now: RwSignal<i64>,
+    now: ReadSignal<i64>,
     fresh: RwSignal<Vec<String>>,
 ) -> AnyView {
     view! { <Panel inbox connection now fresh /> }.into_any()
@@ -25,7 +25,7 @@ pub fn lazy_panel(
 pub fn Panel(
     inbox: RwSignal<InboxModel>,
     connection: ReadSignal<ConnectionState>,
-    now: RwSignal<i64>,
+    now: ReadSignal<i64>,
     fresh: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let mark_all = ServerAction::<MarkAllRead>::new();
