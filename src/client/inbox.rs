@@ -118,18 +118,9 @@ pub fn badge_text(unread: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::notification::{NotificationContent, NotificationKind};
 
     fn stored(title: &str) -> StoredNotification {
-        StoredNotification {
-            content: NotificationContent {
-                kind: NotificationKind::Info,
-                title: title.into(),
-                body: String::new(),
-                link: None,
-            },
-            created_at: "2026-11-28T10:00:00.000Z".into(),
-        }
+        StoredNotification::example(title)
     }
 
     fn snapshot(unread: u32, as_of: &str, ids: &[&str]) -> InboxSnapshot {

@@ -341,6 +341,22 @@ pub struct InboxPage {
     pub has_more: bool,
 }
 
+/// A plain info notification titled `title`, for tests on either side.
+#[cfg(test)]
+impl StoredNotification {
+    pub fn example(title: &str) -> Self {
+        Self {
+            content: NotificationContent {
+                kind: NotificationKind::Info,
+                title: title.into(),
+                body: String::new(),
+                link: None,
+            },
+            created_at: "2026-11-28T10:00:00.000Z".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

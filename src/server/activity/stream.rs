@@ -10,14 +10,11 @@ use axum::response::Response;
 
 use super::service::{ActivityFeed, CHANNEL, SNAPSHOT};
 use crate::engine::EventId;
-use crate::server::auth::session::CurrentSession;
-use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
-use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
-use crate::server::sse::resume::Resume;
-use crate::server::sse::{FrameStream, SseHub};
+use crate::server::sse::member::MemberStream;
+use crate::server::sse::FrameStream;
 
 /// The feed from `last_seen` on (or its latest entries), framed by
 /// `framing`. The caller checks the session.
@@ -35,13 +32,8 @@ pub async fn activity_feed(
 /// The handler.
 pub async fn activity_stream(
     State(feed): State<ActivityFeed>,
-    State(sse): State<SseHub>,
-    State(session_ends): State<SessionEnds>,
-    CurrentSession(session): CurrentSession,
-    ip: ClientIp,
-    Resume(last_seen): Resume,
+    stream: MemberStream,
 ) -> Result<Response, ApiError> {
-    let permit = sse.admit(Some(&session.user), ip)?;
-    let frames = activity_feed(feed, last_seen, Framing::Plain).await?;
-    Ok(sse.respond(permit, session_ends.bind(&session, frames)))
+    let frames = activity_feed(feed, stream.resume, Framing::Plain).await?;
+    Ok(stream.respond(frames))
 }

@@ -27,14 +27,11 @@ use super::view::InboxView;
 use crate::engine::live::{Delivery, Start};
 use crate::engine::{EventId, Subscription};
 use crate::model::user::UserName;
-use crate::server::auth::session::CurrentSession;
-use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
-use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
-use crate::server::sse::resume::Resume;
-use crate::server::sse::{FrameStream, SseHub};
+use crate::server::sse::member::MemberStream;
+use crate::server::sse::FrameStream;
 use crate::wire::names;
 
 fn snapshot_frame(view: &InboxView, framing: &Framing) -> Bytes {
@@ -192,13 +189,9 @@ pub async fn inbox_feed(
 /// The handler.
 pub async fn notifications_stream(
     State(inbox): State<Inbox>,
-    State(sse): State<SseHub>,
-    State(session_ends): State<SessionEnds>,
-    CurrentSession(session): CurrentSession,
-    ip: ClientIp,
-    Resume(last_seen): Resume,
+    stream: MemberStream,
 ) -> Result<Response, ApiError> {
-    let permit = sse.admit(Some(&session.user), ip)?;
-    let feed = inbox_feed(inbox, session.user.clone(), last_seen, Framing::Plain).await?;
-    Ok(sse.respond(permit, session_ends.bind(&session, feed)))
+    let user = stream.user().clone();
+    let feed = inbox_feed(inbox, user, stream.resume, Framing::Plain).await?;
+    Ok(stream.respond(feed))
 }

@@ -158,18 +158,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::model::notification::{NotificationContent, NotificationKind};
 
     fn notification(ms: u64, title: &str) -> Arc<Event> {
-        let stored = StoredNotification {
-            content: NotificationContent {
-                kind: NotificationKind::Info,
-                title: title.into(),
-                body: String::new(),
-                link: None,
-            },
-            created_at: "2026-11-28T10:00:00.000Z".into(),
-        };
+        let stored = StoredNotification::example(title);
         Arc::new(Event::new(
             EventId::new(ms, 0),
             names::NOTIFICATION,

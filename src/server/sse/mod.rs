@@ -9,6 +9,7 @@
 
 pub mod follow;
 pub mod framing;
+pub mod member;
 pub mod resume;
 
 use std::convert::Infallible;
