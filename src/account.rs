@@ -5,6 +5,8 @@
 //! (`server::auth`); this module only calls it.
 
 use leptos::prelude::*;
+
+use crate::wire::app_error::AppError;
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as the UI needs it.
@@ -16,7 +18,7 @@ pub struct Account {
 
 /// The current account, or `None` when signed out.
 #[server(prefix = "/api/account", endpoint = "me")]
-pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
+pub async fn current_account() -> Result<Option<Account>, AppError> {
     let (_, user) = crate::server::context::current_user().await?;
     Ok(user.map(|user| Account {
         name: user.to_string(),
@@ -26,8 +28,8 @@ pub async fn current_account() -> Result<Option<Account>, ServerFnError> {
 /// Signs in as `name` (1–32 letters, digits, `-`, `_`, `.`). Demo mode
 /// only: otherwise 403, since identity comes from the host application.
 #[server(prefix = "/api/account", endpoint = "sign_in")]
-pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
-    use crate::server::context::{client_ip, fail, from_api, set_cookie, state};
+pub async fn sign_in(name: String) -> Result<Account, AppError> {
+    use crate::server::context::{client_ip, fail, set_cookie, state};
     use axum::http::StatusCode;
 
     let state = state()?;
@@ -37,14 +39,13 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
             "sign-in by name is off: your application signs you in",
         ));
     }
-    state.rate.sign_in(client_ip().await?).map_err(from_api)?;
+    state
+        .rate
+        .sign_in(client_ip().await?)
+        .map_err(AppError::from)?;
     let user = crate::model::user::UserName::parse(name.trim())
         .map_err(|error| fail(StatusCode::BAD_REQUEST, format!("name: {error}")))?;
-    state
-        .inbox
-        .register(&user)
-        .await
-        .map_err(|error| from_api(error.into()))?;
+    state.inbox.register(&user).await.map_err(AppError::from)?;
     set_cookie(&state.sessions.sign_in_cookie(&user))?;
     // A form posted before the page hydrated lands on the dashboard too
     // (the hydrated page reloads it itself, see pages/sign_in.rs).
@@ -72,7 +73,7 @@ pub async fn sign_in(name: String) -> Result<Account, ServerFnError> {
 /// header posts it as a plain form, so the browser follows the redirect to
 /// `/sign-in` and the next page starts signed out.
 #[server(prefix = "/api/account", endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), ServerFnError> {
+pub async fn sign_out() -> Result<(), AppError> {
     let (state, session) = crate::server::context::current_session().await?;
     if let Some(session) = session {
         if let Err(error) = state.session_ends.sign_out(session.id).await {

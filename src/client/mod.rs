@@ -1,7 +1,6 @@
 //! Browser-side plumbing shared by components.
 //!
 //! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
-//! - [`errors`]: server-function errors as sentences for people.
 //! - [`feeds`]: live feeds as signals, one stream per browser.
 //! - [`hydration`]: `<body data-hydrated>` once every island has hydrated.
 //! - [`inbox`]: the browser's inbox model and how stream events change it.
@@ -12,7 +11,6 @@
 //! are gated once, inside each module.
 
 pub mod dom;
-pub mod errors;
 pub mod feeds;
 pub mod hydration;
 pub mod inbox;

@@ -79,7 +79,7 @@ fn TestButtons(me: String) -> impl IntoView {
             <div class="mt-4 grid grid-cols-2 gap-3">{buttons}</div>
             <p class="mt-3 h-5 text-sm text-rose-600" role="alert">
                 {move || match send.value().get() {
-                    Some(Err(error)) => crate::client::errors::message(&error),
+                    Some(Err(error)) => error.to_string(),
                     _ => String::new(),
                 }}
             </p>
@@ -114,7 +114,7 @@ fn SendForm() -> impl IntoView {
     };
     let outcome = move || match send.value().get() {
         Some(Ok(_)) => Some((true, "Sent.".to_owned())),
-        Some(Err(error)) => Some((false, crate::client::errors::message(&error))),
+        Some(Err(error)) => Some((false, error.to_string())),
         None => None,
     };
     view! {

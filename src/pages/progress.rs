@@ -59,7 +59,7 @@ fn Tracker() -> impl IntoView {
         });
     };
     let error = move || match start.value().get() {
-        Some(Err(error)) => crate::client::errors::message(&error),
+        Some(Err(error)) => error.to_string(),
         _ => String::new(),
     };
     view! {
@@ -106,7 +106,7 @@ fn Tracker() -> impl IntoView {
                             Ok(tasks) => (tasks, None),
                             Err(error) => (
                                 Vec::new(),
-                                Some(crate::client::errors::message(&error)),
+                                Some(error.to_string()),
                             ),
                         };
                         let shown: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();

@@ -59,7 +59,7 @@ fn SignInForm() -> impl IntoView {
         }
     });
     let server_error = move || match sign_in.value().get() {
-        Some(Err(error)) => Some(crate::client::errors::message(&error)),
+        Some(Err(error)) => Some(error.to_string()),
         _ => None,
     };
     view! {

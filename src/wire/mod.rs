@@ -7,12 +7,14 @@
 //! nor what a feature's payloads hold (those live with the feature, in
 //! [`crate::model`]).
 //!
+//! - [`app_error`]: what a failed server function tells the browser.
 //! - [`event_id`]: `<ms>-<seq>` positions, their order and parsing.
 //! - [`names`]: every SSE event name.
 //! - [`feed`]: the multiplexed stream (many feeds over one connection).
 //! - [`session_end`]: why an authenticated stream ended.
 //! - [`frame`] (ssr): fields to `text/event-stream` bytes, once per event.
 
+pub mod app_error;
 pub mod event_id;
 pub mod feed;
 #[cfg(feature = "ssr")]

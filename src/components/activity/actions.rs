@@ -2,17 +2,15 @@
 
 use leptos::prelude::*;
 
+use crate::wire::app_error::AppError;
+
 use crate::model::activity::Activity;
 
 /// Records one made-up activity entry (signed-in users only).
 #[server(prefix = "/api/activity", endpoint = "simulate")]
-pub async fn simulate_activity() -> Result<Activity, ServerFnError> {
-    use crate::server::context::{from_api, signed_in};
+pub async fn simulate_activity() -> Result<Activity, AppError> {
+    use crate::server::context::signed_in;
 
     let (state, _user) = signed_in().await?;
-    state
-        .activity
-        .simulate()
-        .await
-        .map_err(|error| from_api(error.into()))
+    state.activity.simulate().await.map_err(AppError::from)
 }

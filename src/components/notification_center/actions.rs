@@ -6,40 +6,42 @@
 
 use leptos::prelude::*;
 
+use crate::wire::app_error::AppError;
+
 use crate::model::notification::{InboxPage, NotificationKind};
 
 /// Marks one of the caller's notifications read.
 #[server(prefix = "/api/inbox", endpoint = "mark_read")]
-pub async fn mark_read(id: String) -> Result<(), ServerFnError> {
+pub async fn mark_read(id: String) -> Result<(), AppError> {
     let (state, user) = crate::server::context::signed_in().await?;
     state
         .inbox
         .mark_read(&user, &id)
         .await
         .map(|_| ())
-        .map_err(crate::server::context::from_api)
+        .map_err(AppError::from)
 }
 
 /// Marks all of the caller's notifications read.
 #[server(prefix = "/api/inbox", endpoint = "mark_all_read")]
-pub async fn mark_all_read() -> Result<u32, ServerFnError> {
+pub async fn mark_all_read() -> Result<u32, AppError> {
     let (state, user) = crate::server::context::signed_in().await?;
     state
         .inbox
         .mark_all_read(&user)
         .await
-        .map_err(|error| crate::server::context::from_api(error.into()))
+        .map_err(AppError::from)
 }
 
 /// The caller's notifications older than `before`, 20 at most.
 #[server(prefix = "/api/inbox", endpoint = "older")]
-pub async fn load_older(before: String) -> Result<InboxPage, ServerFnError> {
+pub async fn load_older(before: String) -> Result<InboxPage, AppError> {
     let (state, user) = crate::server::context::signed_in().await?;
     state
         .inbox
         .older(&user, &before)
         .await
-        .map_err(crate::server::context::from_api)
+        .map_err(AppError::from)
 }
 
 /// Sends a notification to `to` (a user name) from the signed-in caller.
@@ -49,10 +51,10 @@ pub async fn send_notification(
     kind: NotificationKind,
     title: String,
     body: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     use crate::model::notification::NotificationDraft;
     use crate::model::user::UserName;
-    use crate::server::context::{fail, from_api};
+    use crate::server::context::fail;
     use crate::server::inbox::service::Recipients;
     use axum::http::StatusCode;
 
@@ -65,7 +67,7 @@ pub async fn send_notification(
             "to: you can only send to yourself here; backends publish to others",
         ));
     }
-    state.rate.send(sender.as_str()).map_err(from_api)?;
+    state.rate.send(sender.as_str()).map_err(AppError::from)?;
     let content = NotificationDraft {
         kind,
         title,
@@ -78,7 +80,7 @@ pub async fn send_notification(
         .inbox
         .publish(Recipients::Users(vec![recipient]), content)
         .await
-        .map_err(|error| from_api(error.into()))?;
+        .map_err(AppError::from)?;
     ids.into_iter()
         .next()
         .ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR, "nothing was stored"))

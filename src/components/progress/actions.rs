@@ -3,13 +3,15 @@
 
 use leptos::prelude::*;
 
+use crate::wire::app_error::AppError;
+
 use crate::model::task::TaskState;
 
 /// Starts a demo task named `name`; with `fail`, it fails at a random step.
 #[server(prefix = "/api/progress", endpoint = "start")]
-pub async fn start_task(name: String, fail: bool) -> Result<TaskState, ServerFnError> {
+pub async fn start_task(name: String, fail: bool) -> Result<TaskState, AppError> {
     use crate::model::task::NewTask;
-    use crate::server::context::{from_api, signed_in};
+    use crate::server::context::signed_in;
 
     let (state, user) = signed_in().await?;
     let request = NewTask {
@@ -19,31 +21,23 @@ pub async fn start_task(name: String, fail: bool) -> Result<TaskState, ServerFnE
     };
     crate::server::tasks::api::start(&state, request, Some(&user), None)
         .await
-        .map_err(from_api)
+        .map_err(AppError::from)
 }
 
 /// Cancels one of the caller's running tasks.
 #[server(prefix = "/api/progress", endpoint = "cancel")]
-pub async fn cancel_task(id: String) -> Result<TaskState, ServerFnError> {
-    use crate::server::context::{from_api, signed_in};
+pub async fn cancel_task(id: String) -> Result<TaskState, AppError> {
+    use crate::server::context::signed_in;
 
     let (state, user) = signed_in().await?;
-    state
-        .tasks
-        .cancel(&id, &user)
-        .await
-        .map_err(|error| from_api(error.into()))
+    state.tasks.cancel(&id, &user).await.map_err(AppError::from)
 }
 
 /// The caller's tasks that are running or finished recently, oldest first.
 #[server(prefix = "/api/progress", endpoint = "mine")]
-pub async fn my_tasks() -> Result<Vec<TaskState>, ServerFnError> {
-    use crate::server::context::{from_api, signed_in};
+pub async fn my_tasks() -> Result<Vec<TaskState>, AppError> {
+    use crate::server::context::signed_in;
 
     let (state, user) = signed_in().await?;
-    state
-        .tasks
-        .of_user(&user)
-        .await
-        .map_err(|error| from_api(error.into()))
+    state.tasks.of_user(&user).await.map_err(AppError::from)
 }
