@@ -8,8 +8,10 @@
 //! - [`app`]: the HTML shell, the header and the route table.
 //! - [`model`]: each feature's payloads, shared by server and browser.
 //! - [`wire`]: the protocol: event ids, event names, SSE framing.
-//! - [`client`]: browser-side plumbing (EventSource as signals).
-//! - [`components`]: reusable UI pieces (clock card, status dot, header).
+//! - [`client`]: browser-side plumbing (the one stream per browser as
+//!   signals, hydration, time).
+//! - [`components`]: UI pieces (header, bell, task cards, page heading, …)
+//!   and the server functions they call.
 //! - [`pages`]: one module per page.
 //! - [`engine`] (ssr): the broker seam and its engines.
 //! - [`server`] (ssr): configuration, router, handlers, SSE, start-up.

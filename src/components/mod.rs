@@ -1,6 +1,6 @@
-//! Reusable UI pieces. Each file is one component (or a tight family) and
-//! owns its markup and styling; none of them fetches data on its own except
-//! through [`crate::client`].
+//! UI pieces. Each file is one component (or a tight family) and owns its
+//! markup and styling; none of them fetches data on its own except through
+//! [`crate::client`] and the server functions beside them (`actions.rs`).
 //!
 //! - [`header`]: the top bar with brand and navigation.
 //! - [`status_dot`]: the live-connection indicator.

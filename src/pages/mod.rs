@@ -1,5 +1,6 @@
-//! One module per page; each owns its route's content (and, later, its
-//! server functions).
+//! One module per page; each owns its route's content: the server-rendered
+//! text and its live widget, an `#[island(lazy)]` loaded as a chunk of its
+//! own. Server functions sit beside the components that call them.
 //!
 //! - [`home`]: the live clock.
 //! - [`sign_in`]: choosing a display name.
