@@ -12,7 +12,6 @@ use crate::components::progress::actions::{my_tasks, StartTask};
 use crate::components::progress::task_card::TaskCard;
 use crate::components::signed_in::SignedIn;
 use crate::model::task::TaskState;
-use crate::wire::app_error::AppError;
 
 /// The tracker, or a prompt to sign in.
 #[component]
@@ -31,22 +30,12 @@ pub fn ProgressPage() -> impl IntoView {
     }
 }
 
-/// The live part of the page: the start form and the task cards.
 #[island(lazy)]
 fn Tracker() -> impl IntoView {
     crate::client::hydration::island_hydrated();
     let known = Resource::new(|| (), |()| my_tasks());
     // Tasks started from this page since it loaded, newest last.
     let started = RwSignal::new(Vec::<TaskState>::new());
-    view! {
-        <StartTaskForm started />
-        <TaskList known started />
-    }
-}
-
-/// The form that starts a demo task; each started task joins `started`.
-#[component]
-fn StartTaskForm(started: RwSignal<Vec<TaskState>>) -> impl IntoView {
     let start = ServerAction::<StartTask>::new();
     let name = RwSignal::new(String::new());
     let fail = RwSignal::new(false);
@@ -108,16 +97,6 @@ fn StartTaskForm(started: RwSignal<Vec<TaskState>>) -> impl IntoView {
             </form>
             <p class="mt-2 h-5 text-sm text-rose-600" role="alert">{error}</p>
         </section>
-    }
-}
-
-/// The session's tasks known when the page loaded, then those started here.
-#[component]
-fn TaskList(
-    known: Resource<Result<Vec<TaskState>, AppError>>,
-    started: RwSignal<Vec<TaskState>>,
-) -> impl IntoView {
-    view! {
         <Suspense fallback=|| ()>
             {move || {
                 known
