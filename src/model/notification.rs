@@ -283,10 +283,14 @@ impl ReadMarks {
     /// The marks as a rule over ids, parsed once. Both the server's inbox
     /// and the browser's copy fold read state by it, so they agree.
     pub fn rule(&self) -> ReadRule {
-        let mut ids: Vec<EventId> = self.ids.iter().filter_map(|id| id.parse().ok()).collect();
+        let mut ids: Vec<EventId> = self
+            .ids
+            .iter()
+            .filter_map(|id| EventId::from_text(id))
+            .collect();
         ids.sort_unstable();
         ReadRule {
-            through: self.through.as_deref().and_then(|id| id.parse().ok()),
+            through: self.through.as_deref().and_then(EventId::from_text),
             ids,
         }
     }

@@ -115,8 +115,9 @@ pub fn NotificationCenter() -> impl IntoView {
 
 /// Once the bell is live and the page hydrated, fetches the panel's and the
 /// toasts' code while the browser is idle (each is a chunk of its own, kept
-/// off the path to a working page), so both then open at once, offline too. The signal turns
-/// true when both are loaded (`data-panel-ready` on the bell's wrapper).
+/// off the path to a working page), so both then open at once, offline too.
+/// The signal turns true when both are loaded (`data-panel-ready` on the
+/// bell's wrapper).
 fn prefetch_once_live(inbox: RwSignal<InboxModel>) -> ReadSignal<bool> {
     let (ready, set_ready) = signal(false);
     Effect::new(move |started: Option<bool>| {

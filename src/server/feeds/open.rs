@@ -67,10 +67,7 @@ impl FeedOpener {
     ) -> BoxFuture<'static, Result<FrameStream, ApiError>> {
         let this = Arc::clone(self);
         async move {
-            let last_seen = start
-                .after
-                .as_deref()
-                .and_then(|id| id.parse::<EventId>().ok());
+            let last_seen = start.after.as_deref().and_then(EventId::from_text);
             let framing = Framing::Tagged(Arc::from(start.feed.to_string()));
             let sources = &this.sources;
             match &start.feed {
