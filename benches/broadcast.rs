@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use belfry::engine::redis::{RedisConfig, RedisEngine};
 use belfry::engine::{PublishOptions, SharedEngine};
-use belfry::model::notification::{NotificationContent, NotificationKind};
+use belfry::inbox::model::{NotificationContent, NotificationKind};
 use belfry::server::inbox::service::{channel, Inbox, Recipients, USERS_SET};
 use bytes::Bytes;
 use clap::Parser;
@@ -85,7 +85,7 @@ async fn main() {
         let data = Bytes::from_static(b"{\"kind\":\"info\",\"title\":\"one by one\",\"body\":\"\",\"created_at\":\"2026-11-30T00:00:00.000Z\"}");
         let started = Instant::now();
         for n in 0..options.users {
-            let user = belfry::model::user::UserName::parse(&format!("user{n}")).expect("name");
+            let user = belfry::account::model::UserName::parse(&format!("user{n}")).expect("name");
             engine
                 .publish_with(
                     &channel(&user),

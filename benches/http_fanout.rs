@@ -8,7 +8,7 @@
 //!   and broadcasts it. The floor for "an SSE broadcast in Rust".
 //! - **memory** / **redis**: the release server (`target/release/belfry`),
 //!   in-process engine or on a private `redis-server`. The streams are one
-//!   user's inbox (`GET /api/sse/notifications`), so every event goes to all
+//!   user's inbox (`GET /api/sse/inbox`), so every event goes to all
 //!   of them; events are published through `POST /api/notifications` with
 //!   the publisher key, like a backend would.
 //!
@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 use belfry::server::auth::token::SessionKeys;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
@@ -377,7 +377,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         Target::Memory | Target::Redis => (
             spawn_belfry(port, redis.as_ref().map(|r| r.url()).as_deref(), &[]),
             "/readyz",
-            "/api/sse/notifications",
+            "/api/sse/inbox",
             "/api/notifications",
         ),
     };

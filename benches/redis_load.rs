@@ -6,7 +6,7 @@
 //! Redis sees (`CLIENT LIST`), then measures `POST /api/notifications`
 //! requests per second over `--runs` runs and prints the median.
 //!
-//! Run: `benches/run.sh redis_load [--streams 2000] [--runs 3] [--seconds 5] [--concurrency 32] [--path /api/sse/notifications]`
+//! Run: `benches/run.sh redis_load [--streams 2000] [--runs 3] [--seconds 5] [--concurrency 32] [--path /api/sse/inbox]`
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 use belfry::server::auth::token::SessionKeys;
 use clap::Parser;
 use futures::StreamExt;
@@ -26,7 +26,7 @@ use support::{rss_kib, spawn_belfry, wait_ready, PUBLISH_KEY, SECRET};
 #[derive(Parser)]
 struct Options {
     /// The SSE endpoint the streams open.
-    #[arg(long, default_value = "/api/sse/notifications")]
+    #[arg(long, default_value = "/api/sse/inbox")]
     path: String,
     /// Streams to open.
     #[arg(long, default_value_t = 2000)]

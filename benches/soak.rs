@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 use belfry::server::auth::token::SessionKeys;
 use clap::Parser;
 use futures::StreamExt;
@@ -106,7 +106,7 @@ async fn client(
     let mut port = ports[usize::from(random_below(2) == 1)];
     while !stop.load(Ordering::Relaxed) {
         let mut request = http
-            .get(format!("http://127.0.0.1:{port}/api/sse/notifications"))
+            .get(format!("http://127.0.0.1:{port}/api/sse/inbox"))
             .header("cookie", &cookie);
         if let Some(id) = &last_id {
             request = request.header("last-event-id", id);

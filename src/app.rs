@@ -8,12 +8,13 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-use crate::account::{is_demo, provide_account};
-use crate::components::header::Header;
-use crate::pages::{
-    activity::ActivityPage, home::HomePage, notifications::NotificationsPage,
-    progress::ProgressPage, sign_in::SignInPage,
-};
+use crate::account::context::{is_demo, provide_account};
+use crate::account::page::SignInPage;
+use crate::activity::page::ActivityPage;
+use crate::home::HomePage;
+use crate::inbox::page::NotificationsPage;
+use crate::tasks::page::ProgressPage;
+use crate::ui::header::Header;
 
 /// The full HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {

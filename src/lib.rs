@@ -4,15 +4,23 @@
 //! the API and Server-Sent Events; the browser bundle (feature `hydrate`)
 //! hydrates those pages and keeps them live.
 //!
-//! - [`account`]: signing in and out, and who is signed in.
+//! Each feature is a folder holding its shared types (`model`), its server
+//! functions (`api`), its components and its page, under one name:
+//!
+//! - [`inbox`]: notifications, the bell, `/notifications`.
+//! - [`tasks`]: long-running tasks with live progress, `/progress`.
+//! - [`activity`]: the live activity feed, `/activity`.
+//! - [`clock`]: the live server clock.
+//! - [`account`]: signing in and out, who is signed in, `/sign-in`.
+//!
+//! Around them:
+//!
 //! - [`app`]: the HTML shell, the header and the route table.
-//! - [`model`]: each feature's payloads, shared by server and browser.
-//! - [`wire`]: the protocol: event ids, event names, SSE framing.
+//! - [`home`]: `/`, what Belfry is, with the clock.
+//! - [`ui`]: building blocks no feature owns (header, page heading, …).
+//! - [`wire`]: the protocol: event ids, event names, SSE framing, errors.
 //! - [`client`]: browser-side plumbing (the one stream per browser as
 //!   signals, hydration, time).
-//! - [`components`]: UI pieces (header, bell, task cards, page heading, …)
-//!   and the server functions they call.
-//! - [`pages`]: one module per page.
 //! - [`engine`] (ssr): the broker seam and its engines.
 //! - [`server`] (ssr): configuration, router, handlers, SSE, start-up.
 //! - [`jitter`] (ssr): random spreads that keep reconnect and resync herds apart.
@@ -20,11 +28,14 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod activity;
 pub mod app;
 pub mod client;
-pub mod components;
-pub mod model;
-pub mod pages;
+pub mod clock;
+pub mod home;
+pub mod inbox;
+pub mod tasks;
+pub mod ui;
 pub mod wire;
 
 #[cfg(feature = "ssr")]

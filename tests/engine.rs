@@ -511,7 +511,7 @@ mod redis_only {
         assert_eq!(server.client_count(), 2, "connections from one instance");
         assert_eq!(engine.subscribed_channels(), 150);
         let numsub = server
-            .command(&["PUBSUB", "NUMSUB", "notifications:user7"])
+            .command(&["PUBSUB", "NUMSUB", "belfry:{user7}:inbox"])
             .unwrap();
         assert!(
             numsub.ends_with(":1\r\n"),
@@ -637,7 +637,7 @@ mod redis_only {
             ])
             .unwrap();
         server
-            .command(&["PUBLISH", "notifications:zed", "not an envelope"])
+            .command(&["PUBLISH", "belfry:{zed}:inbox", "not an envelope"])
             .unwrap();
         let event = next_live_event(&mut deliveries).await;
         assert!(id.contains(&event.id.to_string()), "{id:?} vs {}", event.id);

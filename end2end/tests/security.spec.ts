@@ -107,7 +107,7 @@ test.describe('a link written straight into Redis', () => {
     });
     execFileSync(
       'redis-cli',
-      ['-u', redis.url, '--eval', 'src/engine/redis/publish.lua', `belfry:{${user}}:inbox`, ',', `notifications:${user}`, 'notification', payload, '500'],
+      ['-u', redis.url, '--eval', 'src/engine/redis/publish.lua', `belfry:{${user}}:inbox`, ',', `belfry:{${user}}:inbox`, 'notification', payload, '500'],
       { cwd: repoRoot },
     );
     await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');

@@ -3,7 +3,6 @@
 //! - [`dom`]: popover behaviours (Escape, outside click), intervals, links.
 //! - [`feeds`]: live feeds as signals, one stream per browser.
 //! - [`hydration`]: `<body data-hydrated>` once every island has hydrated.
-//! - [`inbox`]: the browser's inbox model and how stream events change it.
 //! - [`time`]: formatting instants for people.
 //!
 //! Functions here compile for the server too (so components can call them
@@ -13,5 +12,4 @@
 pub mod dom;
 pub mod feeds;
 pub mod hydration;
-pub mod inbox;
 pub mod time;

@@ -1,5 +1,5 @@
 //! The server clock: one ticker task for the whole process, and
-//! `GET /api/sse/time`, which streams its ticks.
+//! `GET /api/sse/clock`, which streams its ticks.
 //!
 //! Each tick is framed once and shared by every open clock stream. A clock
 //! stream that falls behind skips to the newest tick: for a clock only the
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::limits::client_ip::ClientIp;
 use super::sse::framing::Framing;
 use super::sse::SseHub;
-use crate::model::ClockTick;
+use crate::clock::ClockTick;
 use crate::wire::frame;
 
 /// Handle to the ticker; cheap to clone.
@@ -114,8 +114,8 @@ pub fn tick_frame(now: DateTime<Utc>) -> Bytes {
     frame::event(None, None, &tick_data(now))
 }
 
-/// `GET /api/sse/time`: `data: {"time": <RFC 3339>, "timestamp": <ms>}` every second.
-pub async fn sse_time(
+/// `GET /api/sse/clock`: `data: {"time": <RFC 3339>, "timestamp": <ms>}` every second.
+pub async fn clock_stream(
     State(clock): State<Clock>,
     State(sse): State<SseHub>,
     ip: ClientIp,

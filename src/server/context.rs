@@ -14,8 +14,8 @@ use super::auth::token::Session;
 use super::error::ApiError;
 use super::limits::client_ip::ClientIp;
 use super::state::AppState;
+use crate::account::model::UserName;
 use crate::engine::EngineError;
-use crate::model::user::UserName;
 use crate::server::tasks::service::TaskError;
 use crate::wire::app_error::AppError;
 

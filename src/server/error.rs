@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::engine::EngineError;
-use crate::model::notification::FieldError;
+use crate::inbox::model::FieldError;
 
 /// An API failure, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! Owns configuration, start-up and shutdown, the HTTP router and its
 //! handlers, and the one SSE implementation. Browser code never depends on
-//! anything here; wire types shared with the browser live in [`crate::model`].
+//! anything here; wire types shared with the browser live in
+//! [`crate::wire`] and each feature's `model`.
 //!
 //! - [`config`]: settings from flags and environment, documented in one place.
 //! - [`telemetry`]: structured logs.
@@ -20,7 +21,7 @@
 //! - [`idempotency`]: `Idempotency-Key` on the publishing API.
 //! - [`json_body`]: the API's JSON request bodies and their errors.
 //! - [`sse`]: SSE framing, headers, heartbeats, teardown, open-stream count.
-//! - [`clock`]: the server clock ticker and `GET /api/sse/time`.
+//! - [`clock`]: the server clock ticker and `GET /api/sse/clock`.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`assets`]: cache lifetimes of the built (hashed, precompressed) assets.
 //! - [`metrics`]: `/metrics` in the OpenMetrics text format.

@@ -44,7 +44,10 @@ use super::metrics::http::{self as http_metrics, HttpMetrics};
 use super::metrics::{self, Metrics, Sources};
 use super::sse::SseHub;
 use super::state::AppState;
-use super::tasks::{self, service::Tasks};
+use super::tasks::{
+    self,
+    service::{DemoWorker, Tasks},
+};
 use crate::app::{shell, App};
 use crate::engine::memory::{MemoryConfig, MemoryEngine};
 use crate::engine::redis::{RedisConfig, RedisEngine};
@@ -131,8 +134,15 @@ impl Application {
         let state = AppState {
             leptos_options,
             inbox: Inbox::new(engine.clone()),
-            tasks: Tasks::new(engine.clone(), activity.clone(), config.task_keep()),
-            task_step: config.task_step(),
+            tasks: Tasks::new(
+                engine.clone(),
+                activity.clone(),
+                config.task_keep(),
+                DemoWorker {
+                    step_every: config.task_step(),
+                    shutdown: shutdown.clone(),
+                },
+            ),
             activity,
             shutdown: shutdown.clone(),
             draining,
@@ -255,17 +265,16 @@ impl Application {
 /// cross-site checks.
 pub fn router(state: AppState, config: &Config) -> Router {
     let streams = Router::new()
-        .route("/api/sse/time", get(clock::sse_time))
-        .route(
-            "/api/sse/notifications",
-            get(inbox::stream::notifications_stream),
-        )
+        .route("/api/sse/clock", get(clock::clock_stream))
+        .route("/api/sse/inbox", get(inbox::stream::inbox_stream))
         .route("/api/sse/activity", get(activity::stream::activity_stream))
+        .route("/api/sse/tasks/{id}", get(tasks::stream::task_stream))
         .route("/api/sse/feeds", get(feeds::api::feeds_stream))
-        .route(
-            "/api/sse/progress/{id}",
-            get(tasks::stream::progress_stream),
-        );
+        // The names these streams had before each feature got one name in
+        // every layer; kept for clients written against them (docs/publishing.md, "Renamed").
+        .route("/api/sse/time", get(clock::clock_stream))
+        .route("/api/sse/notifications", get(inbox::stream::inbox_stream))
+        .route("/api/sse/progress/{id}", get(tasks::stream::task_stream));
     let routes = generate_route_list(App);
     let shell_options = state.leptos_options.clone();
     // With its own address, /metrics is served there only.

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::activity::service::ActivityFeed;
@@ -53,8 +51,6 @@ pub struct AppState {
     pub publisher_key: PublisherKey,
     /// Long-running tasks.
     pub tasks: Tasks,
-    /// How long each step of a demo task takes.
-    pub task_step: Duration,
     /// The activity feed.
     pub activity: ActivityFeed,
     /// Cancelled when the server shuts down (background work stops).

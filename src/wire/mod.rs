@@ -4,8 +4,8 @@
 //!
 //! Both the engine and the browser use these, so neither defines its own.
 //! This module must not know how events are stored, routed or authorised,
-//! nor what a feature's payloads hold (those live with the feature, in
-//! [`crate::model`]).
+//! nor what a feature's payloads hold (those live with the feature, in its
+//! `model`, e.g. [`crate::inbox::model`]).
 //!
 //! - [`app_error`]: what a failed server function tells the browser.
 //! - [`event_id`]: `<ms>-<seq>` positions, their order and parsing.

@@ -31,7 +31,7 @@ async fn open(
     last_id: Option<&str>,
 ) -> SseReader {
     let mut request = client
-        .get(format!("{app_url}/api/sse/notifications"))
+        .get(format!("{app_url}/api/sse/inbox"))
         .header("cookie", cookie);
     if let Some(id) = last_id {
         request = request.header("last-event-id", id);
@@ -198,7 +198,7 @@ async fn sigterm_with_1000_streams_open_drains_every_client_to_the_other_instanc
     );
     let refused = a
         .client
-        .get(a.url("/api/sse/notifications"))
+        .get(a.url("/api/sse/inbox"))
         .header("cookie", a.cookie_for("drain0"))
         .send()
         .await

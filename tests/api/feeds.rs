@@ -86,7 +86,7 @@ async fn change(app: &TestApp, user: Option<&str>, stream: &str, body: Value) ->
 async fn start_task(app: &TestApp, user: &str) -> String {
     let started = app
         .server_fn(
-            "/api/progress/start",
+            "/api/tasks/start",
             Some(user),
             &[("name", "Mux task"), ("fail", "false")],
         )
@@ -265,7 +265,7 @@ async fn feeds_are_authorised_one_by_one(#[case] engine: EngineKind) {
     // Nor through the single-feed endpoint.
     let single = app
         .client
-        .get(app.url(&format!("/api/sse/progress/{alices}")))
+        .get(app.url(&format!("/api/sse/tasks/{alices}")))
         .header("cookie", app.cookie_for("bob"))
         .send()
         .await

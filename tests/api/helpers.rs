@@ -37,7 +37,7 @@ impl TestApp {
 
     /// A `Cookie` header value signing `user` in.
     pub fn cookie_for(&self, user: &str) -> String {
-        let user = belfry::model::user::UserName::parse(user).expect("valid test user");
+        let user = belfry::account::model::UserName::parse(user).expect("valid test user");
         format!("belfry_session={}", self.state.sessions.keys.mint(&user))
     }
 
@@ -66,7 +66,7 @@ impl TestApp {
     pub async fn inbox_stream(&self, user: &str, last_event_id: Option<&str>) -> SseReader {
         let mut request = self
             .client
-            .get(self.url("/api/sse/notifications"))
+            .get(self.url("/api/sse/inbox"))
             .header("cookie", self.cookie_for(user));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, spawn_on, test_config, EngineKind, TestApp, PUBLISH_KEY};

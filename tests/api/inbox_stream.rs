@@ -1,8 +1,8 @@
-//! `GET /api/sse/notifications`: snapshot, live, replay, isolation.
+//! `GET /api/sse/inbox`: snapshot, live, replay, isolation.
 
 use std::time::Duration;
 
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -23,7 +23,7 @@ async fn without_a_session_the_stream_answers_401_json(#[case] engine: EngineKin
     let app = spawn_on(engine).await;
     let response = app
         .client
-        .get(app.url("/api/sse/notifications"))
+        .get(app.url("/api/sse/inbox"))
         .send()
         .await
         .unwrap();
@@ -33,7 +33,7 @@ async fn without_a_session_the_stream_answers_401_json(#[case] engine: EngineKin
 
     let forged = app
         .client
-        .get(app.url("/api/sse/notifications"))
+        .get(app.url("/api/sse/inbox"))
         .header(
             "cookie",
             "belfry_session=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
@@ -125,7 +125,7 @@ async fn the_query_parameter_resumes_like_the_header(#[case] engine: EngineKind)
     let missed = app.notify("alice", "missed").await;
     let response = app
         .client
-        .get(app.url(&format!("/api/sse/notifications?last_event_id={seen}")))
+        .get(app.url(&format!("/api/sse/inbox?last_event_id={seen}")))
         .header("cookie", app.cookie_for("alice"))
         .send()
         .await
@@ -281,7 +281,7 @@ async fn loading_older_pages_goes_back_twenty_at_a_time(#[case] engine: EngineKi
         )
         .await;
     assert!(response.status().is_success());
-    let page: belfry::model::notification::InboxPage = response.json().await.unwrap();
+    let page: belfry::inbox::model::InboxPage = response.json().await.unwrap();
     assert_eq!(page.notifications.len(), 20);
     assert_eq!(page.notifications[0].id, ids[24]);
     assert!(page.has_more);

@@ -13,7 +13,9 @@ use crate::helpers::{eventually, spawn_app};
 async fn open_and_drop(addr: std::net::SocketAddr) {
     let mut socket = TcpStream::connect(addr).await.expect("connect");
     socket
-        .write_all(b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n")
+        .write_all(
+            b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n",
+        )
         .await
         .expect("send request");
     let mut buffer = [0u8; 512];

@@ -7,7 +7,7 @@ use crate::helpers::{eventually, production_config, spawn_app_with, TestApp};
 
 async fn open_inbox(app: &TestApp, user: &str) -> reqwest::Response {
     app.client
-        .get(app.url("/api/sse/notifications"))
+        .get(app.url("/api/sse/inbox"))
         .header("cookie", app.cookie_for(user))
         .send()
         .await
@@ -54,7 +54,7 @@ async fn per_address_and_total_limits_count_anonymous_streams_and_0_is_unlimited
     config.max_streams_per_ip = 3;
     config.max_streams = 4;
     let app = spawn_app_with(config).await;
-    let clock = || app.client.get(app.url("/api/sse/time")).send();
+    let clock = || app.client.get(app.url("/api/sse/clock")).send();
     let mut open = Vec::new();
     for _ in 0..3 {
         let response = clock().await.unwrap();

@@ -14,6 +14,7 @@ fn on_both_engines(#[case] engine: crate::helpers::EngineKind) {}
 
 mod activity;
 mod broadcast;
+mod clock;
 mod csrf;
 mod demo_mode;
 mod drain;
@@ -35,7 +36,6 @@ mod redis;
 mod redis_server;
 mod session_end;
 mod shutdown;
-mod sse_time;
 mod startup;
 mod stream_connection;
 mod tasks;

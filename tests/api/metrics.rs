@@ -76,7 +76,7 @@ async fn refusals_are_counted_by_reason_and_route() {
     let _first = app.inbox_stream("bob", None).await;
     let refused = app
         .client
-        .get(app.url("/api/sse/notifications"))
+        .get(app.url("/api/sse/inbox"))
         .header("cookie", app.cookie_for("bob"))
         .send()
         .await
@@ -91,7 +91,7 @@ async fn refusals_are_counted_by_reason_and_route() {
     assert_eq!(
         value(
             &text,
-            r#"belfry_http_requests_total{method="GET",route="/api/sse/notifications",status="429"}"#
+            r#"belfry_http_requests_total{method="GET",route="/api/sse/inbox",status="429"}"#
         ),
         Some(1.0)
     );

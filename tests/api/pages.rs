@@ -51,7 +51,7 @@ async fn pages_are_compressed_for_clients_that_accept_it_and_streams_are_not() {
 
     let stream = app
         .client
-        .get(app.url("/api/sse/time"))
+        .get(app.url("/api/sse/clock"))
         .header("accept-encoding", "br, gzip")
         .send()
         .await

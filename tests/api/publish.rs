@@ -29,7 +29,7 @@ async fn a_valid_request_is_stored_and_answers_201_with_ids(#[case] engine: Engi
     let ids = body["ids"].as_array().expect("ids");
     assert_eq!(ids.len(), 1);
 
-    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let alice = belfry::account::model::UserName::parse("alice").unwrap();
     let snapshot = app.state.inbox.snapshot(&alice).await.unwrap();
     assert_eq!(snapshot.unread, 1);
     assert_eq!(snapshot.notifications[0].id, ids[0].as_str().unwrap());
@@ -52,7 +52,7 @@ async fn several_recipients_and_everyone(#[case] engine: EngineKind) {
 
     app.state
         .inbox
-        .register(&belfry::model::user::UserName::parse("carol").unwrap())
+        .register(&belfry::account::model::UserName::parse("carol").unwrap())
         .await
         .unwrap();
     let mut everyone = valid();
@@ -97,7 +97,7 @@ async fn bad_fields_answer_400_naming_the_field() {
         assert_eq!(error["field"], field, "{body} -> {error}");
         assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let alice = belfry::account::model::UserName::parse("alice").unwrap();
     assert_eq!(
         app.state.inbox.snapshot(&alice).await.unwrap().unread,
         0,
@@ -194,7 +194,7 @@ async fn control_and_bidi_override_characters_get_400_naming_the_field_and_store
         assert_eq!(status, 400, "{value:?}");
         assert_eq!(error["field"], field, "{value:?}");
     }
-    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let alice = belfry::account::model::UserName::parse("alice").unwrap();
     let snapshot = app.state.inbox.snapshot(&alice).await.unwrap();
     assert!(snapshot.notifications.is_empty(), "nothing stored");
 }

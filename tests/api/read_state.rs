@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use belfry::model::user::UserName;
+use belfry::account::model::UserName;
 
 use crate::helpers::{spawn_on, EngineKind, TestApp};
 use rstest::rstest;

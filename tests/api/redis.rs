@@ -44,7 +44,7 @@ async fn a_stream_on_one_instance_gets_what_another_publishes_and_read_marks_tra
     // A tab on B sees the read mark made through A, with an exact count.
     let mut on_b = b.inbox_stream("alice", None).await;
     assert_eq!(next_named(&mut on_b, "snapshot").await.data["unread"], 1);
-    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let alice = belfry::account::model::UserName::parse("alice").unwrap();
     a.state.inbox.mark_read(&alice, &id).await.unwrap();
     assert_eq!(
         next_named(&mut on_b, "read").await.data["through"],
@@ -80,24 +80,28 @@ async fn one_instance_uses_a_handful_of_connections_however_many_streams_it_serv
     }
 }
 
-/// The `redis-cli` example of docs/publishing.md, run exactly as written.
-#[tokio::test]
-async fn the_documented_redis_cli_command_reaches_a_browser_stream() {
-    let redis = RedisServer::start();
-    let app = app_on(&redis).await;
+/// The `redis-cli` example of docs/publishing.md.
+fn documented_redis_cli_example() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let docs = std::fs::read_to_string(format!("{root}/docs/publishing.md")).unwrap();
+    docs.lines()
+        .find(|line| line.starts_with("redis-cli -u \"$REDIS_URL\" --eval"))
+        .expect("docs/publishing.md has the redis-cli example")
+        .to_owned()
+}
+
+/// Runs `command` in a shell at the repository root against `redis`, and
+/// checks that alice's open stream receives the notification it prints the
+/// id of.
+async fn run_and_expect_in_alices_stream(redis: &RedisServer, command: &str) {
+    let app = app_on(redis).await;
     let mut stream = app.inbox_stream("alice", None).await;
     next_named(&mut stream, "snapshot").await;
 
-    let root = env!("CARGO_MANIFEST_DIR");
-    let docs = std::fs::read_to_string(format!("{root}/docs/publishing.md")).unwrap();
-    let example = docs
-        .lines()
-        .find(|line| line.starts_with("redis-cli -u \"$REDIS_URL\" --eval"))
-        .expect("docs/publishing.md has the redis-cli example");
     let output = std::process::Command::new("sh")
-        .args(["-c", example])
+        .args(["-c", command])
         .env("REDIS_URL", redis.url())
-        .current_dir(root)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("redis-cli runs (Debian package redis-tools)");
     let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -107,9 +111,31 @@ async fn the_documented_redis_cli_command_reaches_a_browser_stream() {
     assert_eq!(event.id.as_deref(), Some(printed.trim_matches('"')));
     assert_eq!(event.data["title"], "Deploy finished");
     assert_eq!(event.data["kind"], "success");
-    let alice = belfry::model::user::UserName::parse("alice").unwrap();
+    let alice = belfry::account::model::UserName::parse("alice").unwrap();
     let snapshot = app.state.inbox.snapshot(&alice).await.unwrap();
     assert_eq!(snapshot.notifications[0].title, "Deploy finished");
+}
+
+/// The `redis-cli` example of docs/publishing.md, run exactly as written.
+#[tokio::test]
+async fn the_documented_redis_cli_command_reaches_a_browser_stream() {
+    let redis = RedisServer::start();
+    run_and_expect_in_alices_stream(&redis, &documented_redis_cli_example()).await;
+}
+
+/// Publishers written before the inbox's Pub/Sub channel took the inbox's
+/// name pass `notifications:<user>`; their events still go live.
+#[tokio::test]
+async fn a_publisher_still_naming_the_old_notifications_channel_reaches_the_stream() {
+    let redis = RedisServer::start();
+    let example = documented_redis_cli_example();
+    let old = example.replacen(
+        "'belfry:{alice}:inbox' , 'belfry:{alice}:inbox' ",
+        "'belfry:{alice}:inbox' , notifications:alice ",
+        1,
+    );
+    assert_ne!(old, example, "the example names the channel as expected");
+    run_and_expect_in_alices_stream(&redis, &old).await;
 }
 
 #[tokio::test]
@@ -338,7 +364,7 @@ async fn a_task_started_on_one_instance_is_watched_and_fed_on_another() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut on_b = SseReader::open(&b.client, &b.url(&format!("/api/sse/progress/{id}"))).await;
+    let mut on_b = SseReader::open(&b.client, &b.url(&format!("/api/sse/tasks/{id}"))).await;
     let mut last = serde_json::Value::Null;
     while let Some(event) = on_b.next_event(WAIT).await {
         last = event.data;

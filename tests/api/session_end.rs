@@ -53,7 +53,7 @@ async fn a_token_that_expires_in_2_s_ends_its_streams_within_3_s_with_the_final_
     let app = spawn_app_with(config).await;
     let cookie = cookie_with(&app, &claims("alice", now_secs() + 2));
     let started = Instant::now();
-    let mut inbox = open(&app, "/api/sse/notifications", &cookie).await;
+    let mut inbox = open(&app, "/api/sse/inbox", &cookie).await;
     let mut activity = open(&app, "/api/sse/activity", &cookie).await;
     assert_eq!(
         session_end(&mut inbox, Duration::from_secs(4)).await,
@@ -74,7 +74,7 @@ async fn a_token_that_expires_in_2_s_ends_its_streams_within_3_s_with_the_final_
     );
     let refused = app
         .client
-        .get(app.url("/api/sse/notifications"))
+        .get(app.url("/api/sse/inbox"))
         .header("cookie", &cookie)
         .send()
         .await
@@ -89,7 +89,7 @@ async fn the_leeway_keeps_a_just_expired_token_and_its_stream_for_that_long() {
     let app = spawn_app_with(config).await;
     let cookie = cookie_with(&app, &claims("alice", now_secs() - 1));
     let started = Instant::now();
-    let mut inbox = open(&app, "/api/sse/notifications", &cookie).await;
+    let mut inbox = open(&app, "/api/sse/inbox", &cookie).await;
     assert_eq!(
         session_end(&mut inbox, Duration::from_secs(4)).await,
         "expired"
@@ -118,9 +118,9 @@ async fn signing_out_ends_that_browsers_streams_and_no_others() {
     let app = spawn_app_with(production_config()).await;
     let this_browser = cookie_with(&app, &claims("alice", now_secs() + 3600));
     let other_browser = cookie_with(&app, &claims("alice", now_secs() + 3601));
-    let mut mine = open(&app, "/api/sse/notifications", &this_browser).await;
+    let mut mine = open(&app, "/api/sse/inbox", &this_browser).await;
     let mut feed = open(&app, "/api/sse/activity", &this_browser).await;
-    let mut theirs = open(&app, "/api/sse/notifications", &other_browser).await;
+    let mut theirs = open(&app, "/api/sse/inbox", &other_browser).await;
     assert_eq!(mine.next_event(WAIT).await.unwrap().event, "snapshot");
     assert_eq!(theirs.next_event(WAIT).await.unwrap().event, "snapshot");
 
@@ -150,7 +150,7 @@ async fn signing_out_on_one_instance_ends_the_stream_held_by_another() {
     let a = spawn_app_with(config.clone()).await;
     let b = spawn_app_with(config).await;
     let cookie = cookie_with(&a, &claims("alice", now_secs() + 3600));
-    let mut on_b = open(&b, "/api/sse/notifications", &cookie).await;
+    let mut on_b = open(&b, "/api/sse/inbox", &cookie).await;
     assert_eq!(on_b.next_event(WAIT).await.unwrap().event, "snapshot");
     // B follows the sign-out channel from its start; A announces once B
     // listens (the channel carries live news, not history).

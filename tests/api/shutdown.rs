@@ -7,7 +7,7 @@ use crate::helpers::{spawn_app, SseReader};
 #[tokio::test]
 async fn shutdown_ends_open_streams_and_the_server_stops() {
     let mut app = spawn_app().await;
-    let mut stream = SseReader::open(&app.client, &app.url("/api/sse/time")).await;
+    let mut stream = SseReader::open(&app.client, &app.url("/api/sse/clock")).await;
     assert!(
         stream.next_data(Duration::from_secs(3)).await.is_some(),
         "stream is live"

@@ -46,3 +46,55 @@ fn outside_demo_mode_without_a_session_secret_it_exits_non_zero() {
     let output = refused(&mut belfry());
     assert!(output.contains("BELFRY_SESSION_SECRET"), "{output}");
 }
+
+/// A file in a fresh temporary directory, removed with it.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let dir =
+            std::env::temp_dir().join(format!("belfry-startup-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_leptos_config_file_replaces_the_settings_built_into_the_binary() {
+    let file = TempFile::new(
+        "Leptos.toml",
+        "[package.metadata.leptos]\noutput-name = \"renamed\"\nsite-pkg-dir = \"static\"\n",
+    );
+    let mut config = crate::helpers::test_config();
+    config.leptos_config = Some(file.0.clone());
+    let app = crate::helpers::spawn_app_with(config).await;
+
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let page = response.text().await.unwrap();
+    assert!(page.contains("/static/renamed"), "{page}");
+    assert!(!page.contains("/pkg/belfry"), "{page}");
+}
+
+#[tokio::test]
+async fn a_missing_leptos_config_file_stops_start_up_naming_the_problem() {
+    let mut config = crate::helpers::test_config();
+    config.leptos_config = Some("/nonexistent/belfry/Leptos.toml".into());
+    let refused = belfry::server::startup::Application::build(config).await;
+    let Err(error) = refused else {
+        panic!("start-up must fail without the named file");
+    };
+    assert!(
+        error.to_string().contains("invalid Leptos configuration"),
+        "{error}"
+    );
+}

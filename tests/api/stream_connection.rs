@@ -58,7 +58,7 @@ async fn read_to_close(socket: &mut TcpStream) -> String {
 async fn a_stream_is_chunked_http_1_1_and_closing_the_socket_ends_it() {
     let app = spawn_app().await;
     let request = format!(
-        "GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\nCookie: {}\r\n\r\n",
+        "GET /api/sse/inbox HTTP/1.1\r\nHost: test\r\nCookie: {}\r\n\r\n",
         app.cookie_for("alice")
     );
     let mut socket = send(&app, request.as_bytes()).await;
@@ -108,11 +108,7 @@ async fn a_stream_is_chunked_http_1_1_and_closing_the_socket_ends_it() {
 #[tokio::test]
 async fn an_answer_of_known_length_has_a_content_length_and_the_connection_closes() {
     let app = spawn_app().await;
-    let mut socket = send(
-        &app,
-        b"GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\n\r\n",
-    )
-    .await;
+    let mut socket = send(&app, b"GET /api/sse/inbox HTTP/1.1\r\nHost: test\r\n\r\n").await;
     let answer = read_to_close(&mut socket).await;
     assert!(
         answer.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
@@ -133,7 +129,7 @@ async fn a_stream_request_with_a_body_gets_400_naming_the_problem() {
     let app = spawn_app().await;
     let mut socket = send(
         &app,
-        b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello",
     )
     .await;
     let answer = read_to_close(&mut socket).await;
@@ -153,7 +149,7 @@ async fn a_stream_request_with_a_body_gets_400_naming_the_problem() {
 #[tokio::test]
 async fn a_head_with_too_many_fields_gets_431_and_a_broken_one_400() {
     let app = spawn_app().await;
-    let mut many = String::from("GET /api/sse/time HTTP/1.1\r\nHost: test\r\n");
+    let mut many = String::from("GET /api/sse/clock HTTP/1.1\r\nHost: test\r\n");
     for i in 0..100 {
         many.push_str(&format!("x-field-{i}: 1\r\n"));
     }
@@ -162,7 +158,11 @@ async fn a_head_with_too_many_fields_gets_431_and_a_broken_one_400() {
     let answer = read_to_close(&mut socket).await;
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 
-    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nno colon here\r\n\r\n").await;
+    let mut socket = send(
+        &app,
+        b"GET /api/sse/clock HTTP/1.1\r\nno colon here\r\n\r\n",
+    )
+    .await;
     let answer = read_to_close(&mut socket).await;
     assert!(
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
@@ -178,7 +178,7 @@ async fn a_stream_request_whose_head_trickles_is_closed_at_the_header_read_timeo
     let app = spawn_app_with(config).await;
     // The request line arrives whole (so the stream path takes it), the
     // rest never does.
-    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: te").await;
+    let mut socket = send(&app, b"GET /api/sse/clock HTTP/1.1\r\nHost: te").await;
     let started = Instant::now();
     let answer = read_to_close(&mut socket).await;
     assert_eq!(answer, "", "nothing is answered to a head that never ends");
@@ -192,7 +192,7 @@ async fn a_stream_request_whose_head_trickles_is_closed_at_the_header_read_timeo
 #[tokio::test]
 async fn bytes_after_the_request_end_the_stream() {
     let app = spawn_app().await;
-    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let mut socket = send(&app, b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\n\r\n").await;
     read_until(&mut socket, "timestamp").await;
     assert!(eventually(Duration::from_secs(5), || app.state.sse.open_streams() == 1).await);
     socket
@@ -208,7 +208,7 @@ async fn bytes_after_the_request_end_the_stream() {
 #[tokio::test]
 async fn an_http_1_0_client_gets_the_stream_unchunked() {
     let app = spawn_app().await;
-    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.0\r\n\r\n").await;
+    let mut socket = send(&app, b"GET /api/sse/clock HTTP/1.0\r\n\r\n").await;
     let seen = read_until(&mut socket, "timestamp").await;
     let (head, body) = seen.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -228,7 +228,7 @@ async fn an_http_1_0_client_gets_the_stream_unchunked() {
 #[tokio::test]
 async fn connections_are_counted_by_the_path_that_serves_them() {
     let app = spawn_app().await;
-    let mut socket = send(&app, b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let mut socket = send(&app, b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\n\r\n").await;
     read_until(&mut socket, "timestamp").await;
     let page = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);

@@ -28,8 +28,8 @@ async fn report(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
-async fn progress_stream(app: &TestApp, id: &str) -> SseReader {
-    SseReader::open(&app.client, &app.url(&format!("/api/sse/progress/{id}"))).await
+async fn task_stream(app: &TestApp, id: &str) -> SseReader {
+    SseReader::open(&app.client, &app.url(&format!("/api/sse/tasks/{id}"))).await
 }
 
 /// Every state the stream sends until it ends.
@@ -148,7 +148,7 @@ async fn lifecycle_and_status_codes(#[case] engine: EngineKind) {
 async fn the_demo_runner_walks_the_steps_and_the_stream_ends(#[case] engine: EngineKind) {
     let app = spawn_on(engine).await;
     let id = create(&app, json!({"name": "Crunch", "simulate": true})).await;
-    let mut stream = progress_stream(&app, &id).await;
+    let mut stream = task_stream(&app, &id).await;
     let states = states_until_end(&mut stream).await;
     let progress: Vec<u64> = states
         .iter()
@@ -173,7 +173,7 @@ async fn the_demo_runner_walks_the_steps_and_the_stream_ends(#[case] engine: Eng
         assert!(steps.contains(&step), "{step} in {steps:?}");
     }
     // A late watcher gets the final state at once, and the stream ends.
-    let mut late = progress_stream(&app, &id).await;
+    let mut late = task_stream(&app, &id).await;
     let final_event = late.next_event(WAIT).await.expect("the final state");
     assert_eq!(final_event.data["status"], "completed");
     assert!(
@@ -183,7 +183,7 @@ async fn the_demo_runner_walks_the_steps_and_the_stream_ends(#[case] engine: Eng
     // So does a browser that reconnects right after the final event.
     let resumed = app
         .client
-        .get(app.url(&format!("/api/sse/progress/{id}")))
+        .get(app.url(&format!("/api/sse/tasks/{id}")))
         .header("last-event-id", final_event.id.unwrap())
         .send()
         .await
@@ -204,7 +204,7 @@ async fn a_failing_task_fails_with_a_reason(#[case] engine: EngineKind) {
         json!({"name": "Flaky", "simulate": true, "fail": true}),
     )
     .await;
-    let mut stream = progress_stream(&app, &id).await;
+    let mut stream = task_stream(&app, &id).await;
     let states = states_until_end(&mut stream).await;
     let last = states.last().expect("states");
     assert_eq!(last["status"], "failed");
@@ -223,7 +223,7 @@ async fn unknown_ids_answer_404_at_once(#[case] engine: EngineKind) {
         let response = tokio::time::timeout(
             Duration::from_secs(2),
             app.client
-                .get(app.url(&format!("/api/sse/progress/{id}")))
+                .get(app.url(&format!("/api/sse/tasks/{id}")))
                 .send(),
         )
         .await
@@ -243,7 +243,7 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
     let app = spawn_on_with(engine, config).await;
     let started = app
         .server_fn(
-            "/api/progress/start",
+            "/api/tasks/start",
             Some("alice"),
             &[("name", "Long one"), ("fail", "false")],
         )
@@ -254,7 +254,7 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
     assert_eq!(task["owner"], "alice");
 
     let listed: Value = app
-        .server_fn("/api/progress/mine", Some("alice"), &[])
+        .server_fn("/api/tasks/mine", Some("alice"), &[])
         .await
         .json()
         .await
@@ -265,7 +265,7 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
         .iter()
         .any(|t| t["id"] == id.as_str()));
     let bobs: Value = app
-        .server_fn("/api/progress/mine", Some("bob"), &[])
+        .server_fn("/api/tasks/mine", Some("bob"), &[])
         .await
         .json()
         .await
@@ -276,15 +276,15 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
     );
 
     let by_bob = app
-        .server_fn("/api/progress/cancel", Some("bob"), &[("id", &id)])
+        .server_fn("/api/tasks/cancel", Some("bob"), &[("id", &id)])
         .await;
     assert_eq!(by_bob.status(), 404);
     let anonymous = app
-        .server_fn("/api/progress/cancel", None, &[("id", &id)])
+        .server_fn("/api/tasks/cancel", None, &[("id", &id)])
         .await;
     assert_eq!(anonymous.status(), 401);
     let by_alice = app
-        .server_fn("/api/progress/cancel", Some("alice"), &[("id", &id)])
+        .server_fn("/api/tasks/cancel", Some("alice"), &[("id", &id)])
         .await;
     assert_eq!(by_alice.status(), 200);
     let body: Value = by_alice.json().await.unwrap();
@@ -295,7 +295,7 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
     // Alice's task is hers to watch: anyone else gets the 404 of an
     // unknown task.
     let watch = |user: Option<&'static str>| {
-        let mut request = app.client.get(app.url(&format!("/api/sse/progress/{id}")));
+        let mut request = app.client.get(app.url(&format!("/api/sse/tasks/{id}")));
         if let Some(user) = user {
             request = request.header("cookie", app.cookie_for(user));
         }
@@ -307,7 +307,7 @@ async fn the_owner_cancels_from_the_page_and_others_cannot(#[case] engine: Engin
     let states = states_until_end(&mut stream).await;
     assert_eq!(states.last().unwrap()["status"], "cancelled");
     let again = app
-        .server_fn("/api/progress/cancel", Some("alice"), &[("id", &id)])
+        .server_fn("/api/tasks/cancel", Some("alice"), &[("id", &id)])
         .await;
     assert_eq!(again.status(), 409, "cancelling twice is a conflict");
 }

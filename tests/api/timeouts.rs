@@ -16,7 +16,7 @@ async fn a_client_sending_its_headers_a_byte_a_second_is_closed_while_1000_strea
     config.header_read_timeout_secs = 2;
     config.max_streams = 0;
     let app = spawn_app_with(config).await;
-    let url = app.url("/api/sse/time");
+    let url = app.url("/api/sse/clock");
     let mut streams = Vec::new();
     for batch in 0..10 {
         let opened = join_all((0..100).map(|_| SseReader::open(&app.client, &url))).await;
@@ -26,7 +26,7 @@ async fn a_client_sending_its_headers_a_byte_a_second_is_closed_while_1000_strea
 
     let mut slow = TcpStream::connect(app.addr).await.unwrap();
     let started = Instant::now();
-    let request = b"GET /api/sse/time HTTP/1.1\r\nHost: test\r\n\r\n";
+    let request = b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\n\r\n";
     let mut closed_after = None;
     for byte in request {
         if slow.write_all(&[*byte]).await.is_err() {
@@ -77,7 +77,7 @@ async fn a_stream_that_never_reads_is_closed_after_the_write_timeout_and_counted
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(app.addr).await.unwrap();
     let request = format!(
-        "GET /api/sse/notifications HTTP/1.1\r\nHost: test\r\nCookie: {}\r\n\r\n",
+        "GET /api/sse/inbox HTTP/1.1\r\nHost: test\r\nCookie: {}\r\n\r\n",
         app.cookie_for("alice")
     );
     stalled.write_all(request.as_bytes()).await.unwrap();

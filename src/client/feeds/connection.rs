@@ -378,7 +378,7 @@ fn recheck_session(connection: Rc<Connection>, attempt: u32) {
     let connection = SendWrapper::new(connection);
     leptos::task::spawn_local(async move {
         let connection = connection.take();
-        if let Ok(Some(_)) = crate::account::current_account().await {
+        if let Ok(Some(_)) = crate::account::api::current_account().await {
             connection.signed_out.set(false);
             connection.failures.set(0);
             connection.open();

@@ -1,41 +1,28 @@
-//! Where an engine channel lives in Redis: its stream key and Pub/Sub name.
+//! Where an engine channel lives in Redis.
 //!
-//! Owns the naming table and nothing else. Every key of one channel carries
-//! the same hash tag (`{…}`), so a Redis Cluster keeps them in one slot and
-//! the publish script may touch them together. It must not talk to Redis.
+//! Owns the naming table and nothing else. A channel is one name: its
+//! Stream (the history) and its Pub/Sub channel (the announcements) share
+//! it, since Redis keeps keys and channels apart. Every name carries the
+//! channel's hash tag (`{…}`), so a Redis Cluster keeps one user's keys in
+//! one slot, and the publish script may touch them together. It must not
+//! talk to Redis.
 //!
-//! | engine channel   | stream key                | Pub/Sub channel         |
-//! |------------------|---------------------------|-------------------------|
-//! | `inbox:<user>`   | `belfry:{<user>}:inbox`   | `notifications:<user>`  |
-//! | `<topic>:<key>`  | `belfry:{<key>}:<topic>`  | `belfry:<topic>:<key>`  |
-//! | `<name>`         | `belfry:{<name>}`         | `belfry:<name>`         |
+//! | engine channel   | stream key and Pub/Sub channel |
+//! |------------------|--------------------------------|
+//! | `inbox:<user>`   | `belfry:{<user>}:inbox`        |
+//! | `<topic>:<key>`  | `belfry:{<key>}:<topic>`       |
+//! | `<name>`         | `belfry:{<name>}`              |
 //!
-//! Sets (e.g. `users`) are `belfry:<set>`.
+//! Sets (e.g. `users`) are `belfry:<set>`. Before each feature had one
+//! name, the inbox was announced on `notifications:<user>`; the publish
+//! script still accepts that name from old callers (docs/publishing.md).
 
-/// The Redis names of one engine channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelKeys {
-    /// The Stream holding the channel's history.
-    pub stream: String,
-    /// The Pub/Sub channel announcing its new events.
-    pub pubsub: String,
-}
-
-/// The Redis names of engine channel `channel`.
-pub fn channel_keys(channel: &str) -> ChannelKeys {
+/// The Redis name (stream key and Pub/Sub channel) of engine channel
+/// `channel`.
+pub fn channel_key(channel: &str) -> String {
     match channel.split_once(':') {
-        Some(("inbox", user)) => ChannelKeys {
-            stream: format!("belfry:{{{user}}}:inbox"),
-            pubsub: format!("notifications:{user}"),
-        },
-        Some((topic, key)) => ChannelKeys {
-            stream: format!("belfry:{{{key}}}:{topic}"),
-            pubsub: format!("belfry:{topic}:{key}"),
-        },
-        None => ChannelKeys {
-            stream: format!("belfry:{{{channel}}}"),
-            pubsub: format!("belfry:{channel}"),
-        },
+        Some((topic, key)) => format!("belfry:{{{key}}}:{topic}"),
+        None => format!("belfry:{{{channel}}}"),
     }
 }
 
@@ -49,21 +36,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_inbox_is_a_hash_tagged_stream_announced_on_notifications() {
-        assert_eq!(
-            channel_keys("inbox:alice"),
-            ChannelKeys {
-                stream: "belfry:{alice}:inbox".into(),
-                pubsub: "notifications:alice".into(),
-            }
-        );
+    fn an_inbox_is_one_hash_tagged_name_for_stream_and_announcements() {
+        assert_eq!(channel_key("inbox:alice"), "belfry:{alice}:inbox");
     }
 
     #[test]
     fn other_channels_are_tagged_by_their_key() {
-        assert_eq!(channel_keys("progress:t1").stream, "belfry:{t1}:progress");
-        assert_eq!(channel_keys("progress:t1").pubsub, "belfry:progress:t1");
-        assert_eq!(channel_keys("orders").stream, "belfry:{orders}");
+        assert_eq!(channel_key("tasks:t1"), "belfry:{t1}:tasks");
+        assert_eq!(channel_key("orders"), "belfry:{orders}");
         assert_eq!(set_key("users"), "belfry:users");
     }
 }

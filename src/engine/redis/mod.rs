@@ -29,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, Value};
 
 use self::fanout::Fanout;
-use self::keys::{channel_keys, set_key};
+use self::keys::{channel_key, set_key};
 use super::stats::EngineStats;
 use super::{
     Engine, EngineError, Event, EventId, History, PublishOptions, Subscription, DEDUPE_TTL,
@@ -143,7 +143,7 @@ impl RedisEngine {
         data: &Bytes,
         options: PublishOptions,
     ) -> redis::ScriptInvocation<'_> {
-        let keys = channel_keys(channel);
+        let key = channel_key(channel);
         let cap = options
             .cap
             .map_or(self.history_cap, |cap| cap.clamp(1, self.history_cap));
@@ -152,12 +152,12 @@ impl RedisEngine {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let trim = if options.cap.is_some() { "exact" } else { "" };
-        let mut invocation = self.publish.key(&keys.stream);
+        let mut invocation = self.publish.key(&key);
         if let Some(token) = options.dedupe {
-            invocation.key(format!("{}:dedupe:{token}", keys.stream));
+            invocation.key(format!("{key}:dedupe:{token}"));
         }
         invocation
-            .arg(&keys.pubsub)
+            .arg(&key)
             .arg(name)
             .arg(data.as_ref())
             .arg(cap)
@@ -289,21 +289,17 @@ impl Engine for RedisEngine {
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {
-        self.fanout.subscribe(&channel_keys(channel).pubsub).await
+        self.fanout.subscribe(&channel_key(channel)).await
     }
 
     async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
         let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.write(
-            redis::cmd("PEXPIRE")
-                .arg(channel_keys(channel).stream)
-                .arg(millis),
-        )
-        .await
+        self.write(redis::cmd("PEXPIRE").arg(channel_key(channel)).arg(millis))
+            .await
     }
 
     async fn history_after(&self, channel: &str, after: EventId) -> Result<History, EngineError> {
-        let stream = channel_keys(channel).stream;
+        let stream = channel_key(channel);
         let after = after.to_string();
         let value: Value = self
             .read(|mut connection| {
@@ -325,7 +321,7 @@ impl Engine for RedisEngine {
         }
         let mut command = redis::cmd("XREVRANGE");
         command
-            .arg(channel_keys(channel).stream)
+            .arg(channel_key(channel))
             .arg("+")
             .arg("-")
             .arg("COUNT")

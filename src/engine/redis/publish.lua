@@ -1,7 +1,10 @@
 -- Belfry: store one event in a channel's stream and announce it, atomically.
 --
 --   KEYS[1]  the channel's stream, e.g. belfry:{alice}:inbox
---   ARGV[1]  the channel's Pub/Sub name, e.g. notifications:alice
+--   ARGV[1]  the channel's Pub/Sub name, which is KEYS[1] itself. Any other
+--            value (callers written before each feature had one name pass
+--            notifications:<user>) is accepted, and the event announced
+--            on KEYS[1] all the same, where every instance listens.
 --   ARGV[2]  the event name (the SSE "event:" field), e.g. notification
 --   ARGV[3]  the event data: one JSON value, exactly what the browser receives
 --   ARGV[4]  the history cap, e.g. 500 (the stream is trimmed with MAXLEN ~)
@@ -17,11 +20,8 @@
 -- The Pub/Sub message is {"id":"<id>","event":"<name>","data":<data>}.
 -- A script runs alone, so an event is never stored without being announced
 -- or announced without being stored, and ids reach subscribers in order.
-local channel, name, data = ARGV[1], ARGV[2], ARGV[3]
+local channel, name, data = KEYS[1], ARGV[2], ARGV[3]
 local cap = tonumber(ARGV[4])
-if not channel or channel == '' then
-  return redis.error_reply('ERR belfry: ARGV[1] must be the Pub/Sub channel')
-end
 if not name or not string.match(name, '^[%w_.-]+$') then
   return redis.error_reply('ERR belfry: ARGV[2] must be an event name of letters, digits, _ . -')
 end

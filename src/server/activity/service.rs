@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 
+use crate::activity::model::{Activity, ActivityType};
 use crate::engine::{EngineError, PublishOptions, SharedEngine};
-use crate::model::activity::{Activity, ActivityType};
 use crate::wire::names::ACTIVITY;
 
 /// The engine channel of the feed.

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use cookie::{Cookie, SameSite};
 
 use super::token::{Session, SessionKeys};
-use crate::model::user::UserName;
+use crate::account::model::UserName;
 use crate::server::error::ApiError;
 
 /// The session cookie's name.

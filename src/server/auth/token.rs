@@ -20,7 +20,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::model::user::UserName;
+use crate::account::model::UserName;
 
 type HmacSha256 = Hmac<Sha256>;
 

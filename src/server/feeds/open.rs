@@ -10,8 +10,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+use crate::account::model::UserName;
 use crate::engine::EventId;
-use crate::model::user::UserName;
 use crate::server::activity::service::ActivityFeed;
 use crate::server::activity::stream::activity_feed;
 use crate::server::clock::Clock;

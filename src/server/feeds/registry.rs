@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::mailbox::Mailbox;
 use super::mux::Control;
+use crate::account::model::UserName;
 use crate::engine::live::{follow, keep_following};
 use crate::engine::{PublishOptions, SharedEngine};
-use crate::model::user::UserName;
 use crate::server::error::ApiError;
 use crate::wire::feed::FeedChange;
 

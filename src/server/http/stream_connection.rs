@@ -378,15 +378,15 @@ mod tests {
 
     #[test]
     fn bad_heads_are_refused_with_the_reason() {
-        let body = b"GET /api/sse/time HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        let body = b"GET /api/sse/clock HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
         assert_eq!(parse(body).err(), Some(Refusal::HasBody));
-        let chunked = b"GET /api/sse/time HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let chunked = b"GET /api/sse/clock HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(parse(chunked).err(), Some(Refusal::HasBody));
         assert_eq!(
-            parse(b"GET /api/sse/time HTTP/1.1\r\nBad Header\r\n\r\n").err(),
+            parse(b"GET /api/sse/clock HTTP/1.1\r\nBad Header\r\n\r\n").err(),
             Some(Refusal::Malformed)
         );
-        let mut many = b"GET /api/sse/time HTTP/1.1\r\n".to_vec();
+        let mut many = b"GET /api/sse/clock HTTP/1.1\r\n".to_vec();
         for i in 0..=MAX_HEADERS {
             many.extend_from_slice(format!("x-{i}: 1\r\n").as_bytes());
         }

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::service::{Inbox, Recipients, IDEMPOTENCY_SCOPE};
-use crate::model::activity::ActivityType;
-use crate::model::notification::{NotificationDraft, NotificationKind};
-use crate::model::user::UserName;
+use crate::account::model::UserName;
+use crate::activity::model::ActivityType;
+use crate::inbox::model::{NotificationDraft, NotificationKind};
 use crate::server::activity::service::ActivityFeed;
 use crate::server::auth::publisher::Publisher;
 use crate::server::error::ApiError;

@@ -11,15 +11,15 @@
 //!
 //! - [`view`]: folding a channel into notifications with read flags.
 //! - [`service`]: publishing, marking read, paging, known users.
-//! - [`stream`]: `GET /api/sse/notifications`.
+//! - [`stream`]: `GET /api/sse/inbox`.
 //! - [`api`]: `POST /api/notifications` for backends.
 //!
 //! This module must not serve another user's inbox: every entry point takes
 //! the user from the session (or, for publishing, from an authenticated
 //! publisher's request), never from a client-chosen channel name.
 //!
-//! [`StoredNotification`]: crate::model::notification::StoredNotification
-//! [`ReadMarks`]: crate::model::notification::ReadMarks
+//! [`StoredNotification`]: crate::inbox::model::StoredNotification
+//! [`ReadMarks`]: crate::inbox::model::ReadMarks
 
 pub mod api;
 pub mod service;

@@ -8,11 +8,11 @@ use chrono::{SecondsFormat, Utc};
 use tokio::sync::OnceCell;
 
 use super::view::InboxView;
+use crate::account::model::UserName;
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
-use crate::model::notification::{
+use crate::inbox::model::{
     InboxPage, InboxSnapshot, NotificationContent, ReadMarks, StoredNotification,
 };
-use crate::model::user::UserName;
 use crate::server::error::ApiError;
 use crate::server::idempotency;
 use crate::wire::names;

@@ -1,4 +1,4 @@
-//! `GET /api/sse/notifications`: the signed-in user's inbox, live.
+//! `GET /api/sse/inbox`: the signed-in user's inbox, live.
 //!
 //! - Fresh connect: one `snapshot` event (latest 20, unread count) whose SSE
 //!   id is the inbox's newest event, then live events.
@@ -24,9 +24,9 @@ use futures::{future, stream, StreamExt};
 
 use super::service::{channel, reads_channel, Inbox, Unframed, PAGE_SIZE};
 use super::view::InboxView;
+use crate::account::model::UserName;
 use crate::engine::live::{Delivery, Start};
 use crate::engine::{EventId, Subscription};
-use crate::model::user::UserName;
 use crate::server::error::ApiError;
 use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
@@ -187,7 +187,7 @@ pub async fn inbox_feed(
 }
 
 /// The handler.
-pub async fn notifications_stream(
+pub async fn inbox_stream(
     State(inbox): State<Inbox>,
     stream: MemberStream,
 ) -> Result<Response, ApiError> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::engine::{Event, EventId};
-use crate::model::notification::{
+use crate::inbox::model::{
     InboxPage, InboxSnapshot, Notification, ReadMarks, StoredNotification, UnreadCount,
 };
 use crate::wire::names;

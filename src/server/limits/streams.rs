@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::user::UserName;
+use crate::account::model::UserName;
 use crate::server::error::ApiError;
 
 /// Seconds a client refused for too many streams is told to wait.

@@ -2,7 +2,7 @@
 //! response head, for `/metrics`.
 //!
 //! Runs as axum middleware added with `Router::layer`, which runs after
-//! routing, so it reads the route *template* (`/api/sse/progress/{id}`,
+//! routing, so it reads the route *template* (`/api/sse/tasks/{id}`,
 //! from axum's `MatchedPath`), never the raw path: the label set stays
 //! bounded whatever clients request. Requests no route matched (static
 //! files, 404s) share the route label `fallback`. tower-http offers a

@@ -15,8 +15,8 @@ use futures::Stream;
 
 use super::resume::Resume;
 use super::SseHub;
+use crate::account::model::UserName;
 use crate::engine::EventId;
-use crate::model::user::UserName;
 use crate::server::auth::session::{CurrentSession, Sessions};
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::auth::token::Session;

@@ -29,7 +29,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use crate::model::user::UserName;
+use crate::account::model::UserName;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
 use crate::server::limits::streams::{StreamLimits, StreamPermit};

@@ -8,12 +8,12 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::service::{TaskError, Tasks};
-use crate::model::task::{NewTask, ProgressUpdate, TaskState};
 use crate::server::auth::publisher::Publisher;
 use crate::server::error::ApiError;
 use crate::server::idempotency::IdempotencyKey;
 use crate::server::json_body::{DigestedJson, JsonBody};
 use crate::server::state::AppState;
+use crate::tasks::model::{NewTask, ProgressUpdate};
 
 impl From<TaskError> for ApiError {
     fn from(error: TaskError) -> Self {
@@ -51,38 +51,11 @@ pub async fn create(
             let id = key
                 .as_deref()
                 .map(|key| state.sessions.keys.derive_hex("task-id", key, 32));
-            let task = start(&state, body, None, id).await?;
+            let task = state.tasks.start(body, None, id).await?;
             Ok((StatusCode::CREATED, json!({ "task_id": task.id })))
         })
         .await?;
     Ok((status, Json(answer)))
-}
-
-/// Creates a task (with `id` when given, see [`Tasks::create_as`]) and, if
-/// asked, runs the demo worker on it, unless the task existed already.
-/// Shared with the page's server function.
-pub async fn start(
-    state: &AppState,
-    body: NewTask,
-    owner: Option<&crate::model::user::UserName>,
-    id: Option<String>,
-) -> Result<TaskState, ApiError> {
-    let name = body.validated_name()?;
-    let (task, created) = match id {
-        Some(id) => state.tasks.create_as(id, name.clone(), owner).await?,
-        None => (state.tasks.create(name.clone(), owner).await?, true),
-    };
-    if body.simulate && created {
-        super::runner::spawn(
-            state.tasks.clone(),
-            task.id.clone(),
-            name,
-            body.fail,
-            state.task_step,
-            state.shutdown.clone(),
-        );
-    }
-    Ok(task)
 }
 
 /// `POST /api/tasks/{id}/progress` with a [`ProgressUpdate`] → 200 the new state.

@@ -6,7 +6,7 @@
 //! - [`runner`]: the demo worker that walks a task through its steps.
 //! - [`api`]: `POST /api/tasks`, `POST /api/tasks/{id}/progress`,
 //!   `GET /api/tasks/{id}` for backends (publisher key).
-//! - [`stream`]: `GET /api/sse/progress/{id}`.
+//! - [`stream`]: `GET /api/sse/tasks/{id}`.
 
 pub mod api;
 pub mod runner;

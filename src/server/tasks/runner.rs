@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::service::{TaskError, Tasks};
-use crate::model::task::{ProgressUpdate, TaskStatus};
 use crate::server::activity::service::random_below;
+use crate::tasks::model::{ProgressUpdate, TaskStatus};
 
 /// The steps and the percentage each starts at.
 pub const STEPS: [(&str, u8); 6] = [

@@ -1,22 +1,24 @@
-//! Task state over the engine: one channel per task (`progress:<id>`), whose
+//! Task state over the engine: one channel per task (`tasks:<id>`), whose
 //! newest event is the task's state.
 //!
 //! Every change is a conditional publish on the newest event id, so two
 //! reporters on two instances can never interleave into a state that moves
-//! backwards or past a terminal status. It must not run tasks (that is the
-//! runner's job) or know about HTTP.
+//! backwards or past a terminal status. Starting a task hands simulated
+//! ones to the demo worker ([`super::runner`]), which reports through
+//! [`Tasks::report`] like any worker. It must not know about HTTP.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
+use tokio_util::sync::CancellationToken;
 
+use crate::account::model::UserName;
+use crate::activity::model::ActivityType;
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
-use crate::model::activity::ActivityType;
-use crate::model::notification::FieldError;
-use crate::model::task::{ProgressUpdate, TaskState, TaskStatus, UpdateError};
-use crate::model::user::UserName;
+use crate::inbox::model::FieldError;
 use crate::server::activity::service::ActivityFeed;
+use crate::tasks::model::{NewTask, ProgressUpdate, TaskState, TaskStatus, UpdateError};
 use crate::wire::names::PROGRESS;
 
 /// Events kept per task channel (enough to replay a reconnect).
@@ -49,7 +51,7 @@ pub enum TaskError {
 
 /// The engine channel of task `id`.
 pub fn channel(id: &str) -> String {
-    format!("progress:{id}")
+    format!("tasks:{id}")
 }
 
 fn user_set(user: &UserName) -> String {
@@ -73,22 +75,67 @@ pub fn is_task_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// How the demo worker runs the tasks that ask for it (`simulate`).
+#[derive(Clone)]
+pub struct DemoWorker {
+    /// How long each step takes.
+    pub step_every: Duration,
+    /// Cancelled when the server shuts down: running demo tasks stop.
+    pub shutdown: CancellationToken,
+}
+
 /// Task operations; cheap to clone.
 #[derive(Clone)]
 pub struct Tasks {
     engine: SharedEngine,
     activity: ActivityFeed,
     keep_finished: Duration,
+    demo: DemoWorker,
 }
 
 impl Tasks {
-    /// Tasks stored in `engine`; finished ones are kept for `keep_finished`.
-    pub fn new(engine: SharedEngine, activity: ActivityFeed, keep_finished: Duration) -> Self {
+    /// Tasks stored in `engine`; finished ones are kept for `keep_finished`;
+    /// those that ask to be simulated are run by `demo`.
+    pub fn new(
+        engine: SharedEngine,
+        activity: ActivityFeed,
+        keep_finished: Duration,
+        demo: DemoWorker,
+    ) -> Self {
         Self {
             engine,
             activity,
             keep_finished,
+            demo,
         }
+    }
+
+    /// Starts the task `request` describes (with `id` when given, see
+    /// [`Tasks::create_as`]), listed under `owner` if given. A task that asks
+    /// to be simulated gets the demo worker, once: a repeated `id` starts
+    /// none.
+    pub async fn start(
+        &self,
+        request: NewTask,
+        owner: Option<&UserName>,
+        id: Option<String>,
+    ) -> Result<TaskState, TaskError> {
+        let name = request.validated_name().map_err(TaskError::Field)?;
+        let (task, created) = match id {
+            Some(id) => self.create_as(id, name.clone(), owner).await?,
+            None => (self.create(name.clone(), owner).await?, true),
+        };
+        if request.simulate && created {
+            super::runner::spawn(
+                self.clone(),
+                task.id.clone(),
+                name,
+                request.fail,
+                self.demo.step_every,
+                self.demo.shutdown.clone(),
+            );
+        }
+        Ok(task)
     }
 
     /// The engine underneath (for streaming).

@@ -1,4 +1,4 @@
-//! `GET /api/sse/progress/{id}`: the task's current state at once (or,
+//! `GET /api/sse/tasks/{id}`: the task's current state at once (or,
 //! after `Last-Event-ID`, the updates missed), then every update; the
 //! stream ends right after a terminal status. Unknown id → 404 at once.
 //!
@@ -12,9 +12,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::service::{channel, Tasks};
+use crate::account::model::UserName;
 use crate::engine::{Event, EventId};
-use crate::model::task::TaskState;
-use crate::model::user::UserName;
 use crate::server::auth::session::Sessions;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
@@ -22,6 +21,7 @@ use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
 use crate::server::sse::resume::Resume;
 use crate::server::sse::{FrameStream, SseHub};
+use crate::tasks::model::TaskState;
 
 fn is_terminal(event: &Event) -> bool {
     serde_json::from_slice::<TaskState>(&event.data).is_ok_and(|state| state.status.is_terminal())
@@ -54,7 +54,7 @@ pub async fn task_feed(
 }
 
 /// The handler.
-pub async fn progress_stream(
+pub async fn task_stream(
     State(tasks): State<Tasks>,
     State(sse): State<SseHub>,
     State(sessions): State<Sessions>,

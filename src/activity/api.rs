@@ -1,0 +1,16 @@
+//! Server functions of the activity page.
+
+use leptos::prelude::*;
+
+use crate::wire::app_error::AppError;
+
+use crate::activity::model::Activity;
+
+/// Records one made-up activity entry (signed-in users only).
+#[server(prefix = "/api/activity", endpoint = "simulate")]
+pub async fn simulate_activity() -> Result<Activity, AppError> {
+    use crate::server::context::signed_in;
+
+    let (state, _user) = signed_in().await?;
+    state.activity.simulate().await.map_err(AppError::from)
+}
