@@ -34,6 +34,7 @@ mod read_state;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+mod renamed;
 mod session_end;
 mod shutdown;
 mod startup;
