@@ -21,7 +21,7 @@
 //!   any has been evicted.
 //! - **Slow subscribers.** Publishing never waits for a subscriber. A
 //!   subscriber that falls behind the live buffer is resynced from history by
-//!   [`live::deliveries`]; if history no longer covers the gap it receives
+//!   [`live::follow`]; if history no longer covers the gap it receives
 //!   [`live::Delivery::Reset`] and its stream ends, so the client reconnects
 //!   and gets a snapshot. Events are never skipped silently.
 //! - **Bounded memory.** Each channel keeps at most its history cap; engines

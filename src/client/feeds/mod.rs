@@ -7,10 +7,12 @@
 //! several arrive before the UI reacts) and reports the connection's
 //! [`ConnectionState`]. How events arrive is not the component's concern:
 //!
-//! - [`hub`]: this tab's listeners, and whether this tab leads the browser's
-//!   connection or follows the tab that does (Web Locks, `BroadcastChannel`).
-//! - [`connection`]: the one `EventSource` to `GET /api/sse/feeds`, its
-//!   subscribe/unsubscribe calls, reconnects and per-feed resume.
+//! - `hub` (browser only): this tab's listeners, and whether this tab leads
+//!   the browser's connection or follows the tab that does (Web Locks,
+//!   `BroadcastChannel`).
+//! - `connection` (browser only): the one `EventSource` to
+//!   `GET /api/sse/feeds`, its subscribe/unsubscribe calls, reconnects and
+//!   per-feed resume.
 //! - [`positions`]: the last id per feed; what is new.
 //! - [`relay`]: the messages tabs exchange.
 //!

@@ -250,7 +250,7 @@ impl Engine for RedisEngine {
         &self.stats
     }
 
-    /// One pipeline per [`PIPELINE_CHUNK`] channels: the script is loaded,
+    /// One pipeline per `PIPELINE_CHUNK` channels: the script is loaded,
     /// then invoked once per channel, in one round trip.
     async fn publish_each(
         &self,
