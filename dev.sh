@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Belfry's developer script. Two commands matter (see README):
 #   ./dev.sh run    build a release and serve it at http://127.0.0.1:3000
-#   ./dev.sh test   every check and test: fmt, clippy (ssr + hydrate),
+#   ./dev.sh test   every check and test: fmt, clippy (ssr + hydrate), docs,
 #                   unit + integration tests, Playwright in Chromium
 # Both install whatever is missing first and skip what is already there.
 # Nothing is downloaded from a website: only crates.io, npm and Debian.
@@ -113,6 +113,8 @@ cmd_test() {
   cargo clippy --features ssr,jemalloc --all-targets -- -D warnings
   step "clippy (hydrate, wasm32)"
   cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+  step "module docs (no dangling links)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features ssr
   step "unit and integration tests"
   cargo test --features ssr
   step "release build (server + WASM + CSS, precompressed)"
