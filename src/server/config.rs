@@ -170,6 +170,12 @@ pub struct Config {
     /// the built-in ones apply; either way `LEPTOS_*` variables override.
     #[arg(long, env = "BELFRY_LEPTOS_CONFIG")]
     pub leptos_config: Option<PathBuf>,
+
+    /// The built site (`target/site` of the release build: the WASM, CSS
+    /// and static files), so the binary runs from any directory. Unset:
+    /// `target/site` below the working directory (or `LEPTOS_SITE_ROOT`).
+    #[arg(long, env = "BELFRY_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -220,6 +226,7 @@ impl Config {
             drain_secs: 10,
             shutdown_grace_secs: 10,
             leptos_config: None,
+            site_root: None,
         }
     }
 
@@ -315,6 +322,7 @@ impl fmt::Debug for Config {
             .field("drain_secs", &self.drain_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("leptos_config", &self.leptos_config)
+            .field("site_root", &self.site_root)
             .finish()
     }
 }

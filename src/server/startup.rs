@@ -375,6 +375,9 @@ fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
         None => get_config_from_str(BUILT_IN_LEPTOS_SETTINGS),
     };
     let mut options = loaded.map_err(|error| StartupError::LeptosConfig(error.to_string()))?;
+    if let Some(root) = &config.site_root {
+        options.site_root = root.to_string_lossy().into();
+    }
     if options.hash_files {
         // Leptos looks for the asset hashes next to the binary.
         let hashes = std::env::current_exe()

@@ -98,3 +98,18 @@ async fn a_missing_leptos_config_file_stops_start_up_naming_the_problem() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_site_root_setting_serves_the_built_site_from_anywhere() {
+    let file = TempFile::new("probe.txt", "served from the configured site root");
+    let mut config = crate::helpers::test_config();
+    config.site_root = file.0.parent().map(std::path::Path::to_path_buf);
+    let app = crate::helpers::spawn_app_with(config).await;
+
+    let response = app.client.get(app.url("/probe.txt")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "served from the configured site root"
+    );
+}
