@@ -104,7 +104,15 @@ cmd_run() {
 cmd_test() {
   local started=$SECONDS
   ensure_build_tools
-  apt_install chromium redis-server  # redis-server: tests start their own on free ports
+  # redis-server and nginx: tests start their own, on free ports
+  local had_nginx=1
+  dpkg -s nginx >/dev/null 2>&1 || had_nginx=
+  apt_install chromium redis-server nginx
+  if [ -z "$had_nginx" ] && command -v systemctl >/dev/null; then
+    # Debian starts the nginx it installs on port 80; the tests only need
+    # the binary, so leave no server running that nobody asked for.
+    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
   npm_ci "$ROOT/end2end"
 
   step "rustfmt"

@@ -17,6 +17,7 @@ mod broadcast;
 mod clock;
 mod csrf;
 mod demo_mode;
+mod deploy;
 mod drain;
 #[path = "../support/eventually.rs"]
 mod eventually;

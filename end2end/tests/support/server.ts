@@ -82,9 +82,10 @@ export async function startServer(
   port: number,
   env: Record<string, string> = {},
   base: Record<string, string> = serverEnv,
+  cwd: string = repoRoot,
 ): Promise<RunningServer> {
   const child = spawn(serverBinary, [], {
-    cwd: repoRoot,
+    cwd,
     env: { ...process.env, ...base, BELFRY_ADDR: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,0 +1,129 @@
+// The deployment path: Debian's nginx, configured with deploy/nginx/, in
+// front of three instances on one Redis, each run from outside the
+// repository (BELFRY_SITE_ROOT). The browser only ever talks to nginx.
+import { expect, test, type Page } from '@playwright/test';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { bell, bellLive, publish, signIn, uniqueName } from './support/inbox';
+import { startNginx, type RunningNginx } from './support/nginx';
+import { startRedis, type RunningRedis } from './support/redis';
+import { freePort, repoRoot, startServer, type RunningServer } from './support/server';
+import { mintToken, nowSecs } from './support/session';
+
+let redis: RunningRedis;
+let instances: RunningServer[] = [];
+let proxy: RunningNginx;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  redis = await startRedis();
+  const env = {
+    REDIS_URL: redis.url,
+    BELFRY_CLIENT_IP_HEADER: 'X-Real-IP',
+    BELFRY_SITE_ROOT: path.join(repoRoot, 'target', 'site'),
+  };
+  for (let i = 0; i < 3; i += 1) {
+    instances.push(await startServer(await freePort(), env, undefined, tmpdir()));
+  }
+  proxy = await startNginx(instances.map((instance) => instance.port));
+});
+
+test.afterAll(async () => {
+  await proxy?.stop();
+  for (const instance of instances) await instance.stop();
+  await redis?.stop();
+});
+
+/** Open SSE streams on each live instance, by its /metrics. */
+async function openStreams(): Promise<Map<RunningServer, number>> {
+  const counts = new Map<RunningServer, number>();
+  for (const instance of instances) {
+    if (instance.process.exitCode !== null || instance.process.signalCode !== null) continue;
+    const text = await (await fetch(`${instance.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('belfry_sse_open_streams '));
+    counts.set(instance, Number(line?.split(' ')[1] ?? 0));
+  }
+  return counts;
+}
+
+/** The instance on which the stream `open` opened (compared to `before`). */
+async function holderOf(before: Map<RunningServer, number>, open: () => Promise<void>): Promise<RunningServer> {
+  await open();
+  let holder: RunningServer | undefined;
+  await expect(async () => {
+    const after = await openStreams();
+    holder = [...after].find(([instance, count]) => count > (before.get(instance) ?? 0))?.[0];
+    expect(holder).toBeDefined();
+  }).toPass();
+  return holder!;
+}
+
+/** The notification rows of the bell's panel with `title`, read or not. */
+function rows(page: Page, title: string) {
+  return page
+    .getByRole('dialog', { name: 'Notifications' })
+    .getByRole('button', { name: new RegExp(`^${title}( \\(unread\\))?$`) });
+}
+
+test('a notification sent through one instance reaches a browser held by another', async ({ browser, request }) => {
+  const alice = uniqueName('alice');
+  const page = await (await browser.newContext()).newPage();
+  const before = await openStreams();
+  const holder = await holderOf(before, () => signIn(page, alice, proxy.url));
+  const other = instances.find((instance) => instance !== holder)!;
+
+  await publish(request, alice, 'Through another instance', {}, other.url);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Through another instance' })).toBeVisible();
+  await publish(request, alice, 'Through the proxy', {}, proxy.url);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Through the proxy' })).toBeVisible();
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 2 unread');
+  await page.context().close();
+});
+
+test('killing the instance a browser is on moves it to another through nginx, losing nothing and repeating nothing', async ({
+  browser,
+  request,
+}) => {
+  const bob = uniqueName('bob');
+  const page = await (await browser.newContext()).newPage();
+  const before = await openStreams();
+  const holder = await holderOf(before, () => signIn(page, bob, proxy.url));
+  const [firstId] = await publish(request, bob, 'Before the crash', {}, proxy.url);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Before the crash' })).toBeVisible();
+
+  holder.process.kill('SIGKILL');
+  // Published while the browser has no stream: nginx passes it to a live
+  // instance, and it is in Redis for the replay.
+  const [secondId] = await publish(request, bob, 'While it was down', {}, proxy.url);
+
+  await expect(page.getByTestId('toast').filter({ hasText: 'While it was down' })).toBeVisible({ timeout: 15_000 });
+  await bellLive(page);
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 2 unread');
+  const now = await openStreams();
+  expect([...now.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  await bell(page).click();
+  await expect(rows(page, 'Before the crash')).toHaveCount(1);
+  await expect(rows(page, 'While it was down')).toHaveCount(1);
+
+  // The same resume by `Last-Event-ID`, as any SSE client does it, through
+  // nginx to a surviving instance: exactly what came after the id.
+  const controller = new AbortController();
+  const response = await fetch(`${proxy.url}/api/sse/inbox`, {
+    headers: { Cookie: `belfry_session=${mintToken(bob, nowSecs() + 600)}`, 'Last-Event-ID': firstId },
+    signal: controller.signal,
+  });
+  expect(response.status).toBe(200);
+  const reader = response.body!.getReader();
+  let text = '';
+  const deadline = Date.now() + 5_000;
+  while (!text.includes(`id: ${secondId}`) && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  controller.abort();
+  expect(text).toContain(`id: ${secondId}`);
+  expect(text).not.toContain(`id: ${firstId}`);
+  await page.context().close();
+});

@@ -1,0 +1,95 @@
+// Debian's nginx in front of several Belfry instances, configured with the
+// repository's own deploy/nginx files: the upstream blocks of belfry.conf
+// (their server lines pointed at the test's instances) and locations.conf
+// included as it is. Started on a free port in a private directory, stopped
+// by PID.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, repoRoot } from './server';
+
+export interface RunningNginx {
+  url: string;
+  /** Stops nginx (SIGTERM by PID) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+const deployDir = path.join(repoRoot, 'deploy', 'nginx');
+
+/** The `upstream` blocks of deploy/nginx/belfry.conf, each listing `ports`
+ * with the parameters the file gives its servers. */
+function upstreams(ports: number[]): string {
+  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
+  const blocks = site.match(/^upstream [\s\S]*?^}/gm) ?? [];
+  if (blocks.length !== 2) throw new Error('deploy/nginx/belfry.conf should have two upstream blocks');
+  return blocks
+    .map((block) => {
+      const servers = block.match(/^\s*server \S+(.*);$/m);
+      if (!servers) throw new Error(`no server line in ${block}`);
+      const params = servers[1];
+      const lines = ports.map((port) => `    server 127.0.0.1:${port}${params};`).join('\n');
+      return block.replace(/^\s*server \S+.*;\n/gm, '').replace(/{/, `{\n${lines}`);
+    })
+    .join('\n');
+}
+
+export async function startNginx(ports: number[]): Promise<RunningNginx> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'belfry-e2e-nginx-'));
+  chmodSync(dir, 0o755);
+  // Workers run as nobody when the master is root: give them temp space.
+  for (const temp of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    mkdirSync(path.join(dir, temp));
+    chmodSync(path.join(dir, temp), 0o777);
+  }
+  const conf = `
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${upstreams(ports)}
+  server {
+    listen 127.0.0.1:${port};
+    include ${deployDir}/locations.conf;
+  }
+}
+`;
+  writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const binary = process.env.BELFRY_NGINX ?? '/usr/sbin/nginx';
+  const child = spawn(binary, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('nginx did not start');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,113 @@
+//! The files in `deploy/` agree with the binary: every variable they set is
+//! a setting it reads, the unit waits out the drain, and nginx waits out
+//! the heartbeat. (The nginx files themselves carry the browser tests in
+//! end2end/tests/proxy.spec.ts.)
+
+use belfry::server::config::Config;
+use clap::CommandFactory;
+
+fn deploy_file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/deploy/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|error| panic!("deploy/{name}: {error}"))
+}
+
+/// The value of the first `key=value` (systemd) or `key value;` (nginx)
+/// line for `key` in `text`.
+fn setting<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .map(str::trim)
+        .find_map(|line| {
+            line.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix('=').or_else(|| rest.strip_prefix(' ')))
+        })
+        .map(|value| value.trim_end_matches(';').trim())
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
+fn seconds(value: &str) -> u64 {
+    value
+        .trim_end_matches('s')
+        .parse()
+        .unwrap_or_else(|_| panic!("{value:?} is not a number of seconds"))
+}
+
+#[test]
+fn every_variable_the_deploy_files_set_is_a_setting_of_the_binary() {
+    let known: Vec<String> = Config::command()
+        .get_arguments()
+        .filter_map(|argument| argument.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    let unit = deploy_file("belfry@.service");
+    let env = deploy_file("belfry.env.example");
+    let assignments = unit
+        .lines()
+        .filter_map(|line| line.strip_prefix("Environment="))
+        .chain(env.lines().filter(|line| !line.starts_with('#')))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.is_empty());
+    let mut checked = 0;
+    for name in assignments {
+        assert!(
+            known.iter().any(|k| k == name),
+            "{name} is not a setting: {known:?}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 6,
+        "the files set the settings a deployment needs"
+    );
+    for secret in ["BELFRY_SESSION_SECRET", "BELFRY_PUBLISH_KEY"] {
+        assert!(
+            env.contains(secret),
+            "{secret} belongs in the environment file"
+        );
+        assert!(
+            !unit.contains(&format!("{secret}=")),
+            "{secret} must not be in the unit"
+        );
+    }
+    assert!(unit.contains("EnvironmentFile=/etc/belfry/belfry.env"));
+    assert_eq!(setting(&unit, "Environment=BELFRY_COOKIE_SECURE"), "true");
+}
+
+#[test]
+fn the_unit_stops_later_than_the_drain_and_the_grace_together() {
+    let defaults = Config::defaults();
+    let unit = deploy_file("belfry@.service");
+    assert_eq!(setting(&unit, "KillSignal"), "SIGTERM");
+    let stop = seconds(setting(&unit, "TimeoutStopSec"));
+    assert!(
+        stop > defaults.drain_secs + defaults.shutdown_grace_secs,
+        "TimeoutStopSec={stop} must exceed drain ({}) + grace ({})",
+        defaults.drain_secs,
+        defaults.shutdown_grace_secs
+    );
+}
+
+#[test]
+fn nginx_waits_on_a_stream_longer_than_two_heartbeats_and_never_buffers_it() {
+    let defaults = Config::defaults();
+    let locations = deploy_file("nginx/locations.conf");
+    let streams = locations
+        .split("location ")
+        .find(|block| block.starts_with("/api/sse/"))
+        .expect("a location for /api/sse/");
+    assert_eq!(setting(streams, "proxy_buffering"), "off");
+    assert!(seconds(setting(streams, "proxy_read_timeout")) > 2 * defaults.heartbeat_secs);
+    assert_eq!(
+        setting(streams, "proxy_set_header X-Real-IP"),
+        "$remote_addr"
+    );
+    let site = deploy_file("nginx/belfry.conf");
+    let stream_upstream = site
+        .split("upstream ")
+        .find(|block| block.starts_with("belfry_streams"))
+        .expect("an upstream for streams");
+    assert!(
+        !stream_upstream.contains("keepalive"),
+        "streams take a connection of their own"
+    );
+    assert!(site.contains("http2"), "TLS serves HTTP/2");
+}
