@@ -48,6 +48,7 @@ async fn main() {
             url: redis.url(),
             history_cap: 500,
             live_buffer: 1024,
+            ..RedisConfig::default()
         })
         .expect("a Redis engine"),
     );

@@ -48,6 +48,7 @@ fn redis_engine(history_cap: usize, live_buffer: usize) -> Fixture {
         url: server.url(),
         history_cap,
         live_buffer,
+        ..RedisConfig::default()
     })
     .expect("a Redis engine");
     Fixture {
@@ -474,6 +475,7 @@ mod redis_only {
                 url: server.url(),
                 history_cap: 100,
                 live_buffer: 64,
+                ..RedisConfig::default()
             })
             .expect("a Redis engine"),
         )
@@ -650,6 +652,7 @@ mod redis_only {
             url: "http://user:s3cret@example".into(),
             history_cap: 10,
             live_buffer: 4,
+            ..RedisConfig::default()
         });
         match refused {
             Err(error) => assert!(!error.to_string().contains("s3cret"), "{error}"),

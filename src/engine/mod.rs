@@ -55,6 +55,11 @@ pub enum EngineError {
     /// ([`PublishOptions::expect_last`]); read again and retry or give up.
     #[error("the channel changed meanwhile")]
     Conflict,
+    /// Stored, but not acknowledged by the replicas asked for in time
+    /// (Redis with `WAIT`): a failover could still lose it. Retrying with
+    /// the same idempotency key is safe.
+    #[error("stored but not replicated in time: {0}")]
+    Unreplicated(String),
 }
 
 /// Per-publish bounds and preconditions beyond the engine's defaults.

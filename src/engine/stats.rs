@@ -24,7 +24,8 @@ pub type Labels = Vec<(&'static str, &'static str)>;
 /// The engine's counters; cheap to clone (clones share the values).
 #[derive(Clone)]
 pub struct EngineStats {
-    /// Publishes by `outcome`: stored, conflict, unavailable, invalid.
+    /// Publishes by `outcome`: stored, conflict, unavailable, invalid,
+    /// unreplicated.
     pub publishes: Family<Labels, Counter>,
     /// Followers that re-read history, by `cause`: lag (fell behind the
     /// live buffer) or outage (the engine's feed was interrupted).
@@ -62,6 +63,7 @@ impl EngineStats {
             Err(EngineError::Conflict) => "conflict",
             Err(EngineError::Unavailable(_)) => "unavailable",
             Err(EngineError::Invalid(_)) => "invalid",
+            Err(EngineError::Unreplicated(_)) => "unreplicated",
         };
         self.publishes
             .get_or_create(&vec![("outcome", outcome)])

@@ -21,9 +21,25 @@ pub struct Config {
     pub addr: Option<SocketAddr>,
 
     /// Redis URL (`redis://[:password@]host:port/db`). Unset: the in-process
-    /// engine is used, which keeps nothing across restarts.
+    /// engine is used, which keeps nothing across restarts. With
+    /// `--redis-cluster`: one or more cluster nodes' URLs, comma-separated.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// `REDIS_URL` names Redis Cluster nodes (Redis 7 or newer): keys are
+    /// routed by slot and live fan-out uses sharded Pub/Sub.
+    #[arg(long, env = "BELFRY_REDIS_CLUSTER", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub redis_cluster: bool,
+
+    /// Replicas that must acknowledge a publish (Redis `WAIT`) before it is
+    /// answered 201; one not acknowledged in time is answered 503 (retry it
+    /// with its `Idempotency-Key`). 0 = answer once the primary stored it.
+    #[arg(long, env = "BELFRY_REDIS_WAIT_REPLICAS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=16))]
+    pub redis_wait_replicas: u64,
+
+    /// Milliseconds a publish waits for those replicas.
+    #[arg(long, env = "BELFRY_REDIS_WAIT_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60000))]
+    pub redis_wait_timeout_ms: u64,
 
     /// Log filter, e.g. `info` or `belfry=debug,tower_http=info`. `RUST_LOG`
     /// wins when set.
@@ -194,6 +210,9 @@ impl Config {
         Self {
             addr: None,
             redis_url: None,
+            redis_cluster: false,
+            redis_wait_replicas: 0,
+            redis_wait_timeout_ms: 1000,
             log: "info".into(),
             log_format: LogFormat::Text,
             heartbeat_secs: 15,
@@ -287,6 +306,9 @@ impl fmt::Debug for Config {
             .field("addr", &self.addr)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .field("log", &self.log)
+            .field("redis_cluster", &self.redis_cluster)
+            .field("redis_wait_replicas", &self.redis_wait_replicas)
+            .field("redis_wait_timeout_ms", &self.redis_wait_timeout_ms)
             .field("log_format", &self.log_format)
             .field("heartbeat_secs", &self.heartbeat_secs)
             .field("retry_ms", &self.retry_ms)

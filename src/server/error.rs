@@ -139,6 +139,13 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict => {
                 Self::Conflict("the resource changed meanwhile; read it again".into())
             }
+            EngineError::Unreplicated(detail) => {
+                tracing::warn!(%detail, "a publish was not replicated in time");
+                Self::Unavailable {
+                    message: "stored, but no replica acknowledged it in time (BELFRY_REDIS_WAIT_REPLICAS); retry with the same Idempotency-Key".into(),
+                    retry_after: Some(1),
+                }
+            }
         }
     }
 }

@@ -433,11 +433,18 @@ fn build_engine(config: &Config) -> Result<SharedEngine, StartupError> {
     let history_cap = usize::try_from(config.history_cap).unwrap_or(usize::MAX);
     if let Some(url) = &config.redis_url {
         // The URL is a secret (it may carry a password): log only the fact.
-        tracing::info!(history_cap, "using the Redis engine");
+        tracing::info!(
+            history_cap,
+            cluster = config.redis_cluster,
+            "using the Redis engine"
+        );
         let engine = RedisEngine::connect(&RedisConfig {
             url: url.clone(),
+            cluster: config.redis_cluster,
             history_cap,
             live_buffer: MemoryConfig::default().live_buffer,
+            wait_replicas: usize::try_from(config.redis_wait_replicas).unwrap_or(usize::MAX),
+            wait_timeout: std::time::Duration::from_millis(config.redis_wait_timeout_ms),
         })
         .map_err(|error| StartupError::Unsupported(error.to_string()))?;
         return Ok(Arc::new(engine));

@@ -201,10 +201,13 @@ impl SseReader {
         .expect("a frame arrives in time")
     }
 
-    /// The next dispatched event (one with data), parsed.
+    /// The next dispatched event (one with data), parsed; `within` bounds
+    /// the whole wait, however many comments (heartbeats) come first.
     pub async fn next_event(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = self.next_frame(within).await?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.next_frame(left).await?;
             let mut event = SseEvent::default();
             let mut data = Vec::new();
             for line in frame.lines() {

@@ -15,6 +15,7 @@ fn on_both_engines(#[case] engine: crate::helpers::EngineKind) {}
 mod activity;
 mod broadcast;
 mod clock;
+mod cluster;
 mod csrf;
 mod demo_mode;
 mod deploy;
@@ -33,6 +34,8 @@ mod pages;
 mod publish;
 mod read_state;
 mod redis;
+#[path = "../support/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod renamed;

@@ -18,6 +18,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     durable: bool,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -33,6 +34,16 @@ impl RedisServer {
     }
 
     fn launch(durable: bool) -> Self {
+        Self::launch_with(durable, Vec::new())
+    }
+
+    /// A throw-away server started with `extra` arguments (a cluster node,
+    /// say).
+    pub fn start_with(extra: &[&str]) -> Self {
+        Self::launch_with(false, extra.iter().map(|arg| (*arg).to_owned()).collect())
+    }
+
+    fn launch_with(durable: bool, extra: Vec<String>) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("belfry-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a scratch directory for redis-server");
@@ -41,6 +52,7 @@ impl RedisServer {
             port,
             dir,
             durable,
+            extra,
         };
         server.spawn();
         server
@@ -60,6 +72,7 @@ impl RedisServer {
         } else {
             command.args(["--appendonly", "no"]);
         }
+        command.args(&self.extra);
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -143,6 +156,34 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server (`SIGSTOP`): it keeps its connections but answers
+    /// nothing until [`RedisServer::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status();
+        }
+    }
+
+    /// The major version of the `redis-server` binary tests run, if it runs.
+    pub fn major_version() -> Option<u32> {
+        let binary = std::env::var("BELFRY_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let output = Command::new(binary).arg("--version").output().ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let version = text.split("v=").nth(1)?;
+        version.split('.').next()?.parse().ok()
     }
 
     /// Starts the server again on the same port and data directory.

@@ -22,12 +22,12 @@ use crate::engine::{EngineError, Live, Subscription};
 /// How long a new subscriber waits for Redis to confirm its channel.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an idle subscriber connection is checked with a `PING`.
-const PING_EVERY: Duration = Duration::from_secs(5);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
 /// Longest wait for Redis to confirm (un)subscriptions before the
 /// connection is deemed lost.
-const RECONCILE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const RECONCILE_TIMEOUT: Duration = Duration::from_secs(3);
 /// First and longest wait between reconnection attempts.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
+pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(3);
 
 /// The state of the subscriber connection.
@@ -66,10 +66,10 @@ struct Registry {
 /// both see.
 pub struct Fanout {
     registry: Mutex<Registry>,
-    changed: Notify,
+    pub(super) changed: Notify,
     link: watch::Sender<Link>,
     live_buffer: usize,
-    stats: EngineStats,
+    pub(super) stats: EngineStats,
 }
 
 impl Fanout {
@@ -94,6 +94,11 @@ impl Fanout {
     /// Whether the subscriber connection is up.
     pub fn is_up(&self) -> bool {
         *self.link.borrow() == Link::Up
+    }
+
+    /// The Pub/Sub channels this instance watches.
+    pub(super) fn channel_names(&self) -> Vec<String> {
+        self.lock().channels.keys().cloned().collect()
     }
 
     /// How many Pub/Sub channels this instance watches (for tests and metrics).
@@ -187,7 +192,7 @@ impl Fanout {
     /// Hands a Pub/Sub message to the local subscribers of its channel. A
     /// message it cannot read (e.g. from a faulty external publisher) makes
     /// them resync from the stream instead, so nothing is skipped silently.
-    fn dispatch(&self, channel: &str, payload: &[u8]) {
+    pub(super) fn dispatch(&self, channel: &str, payload: &[u8]) {
         let live = match reply::announcement(payload) {
             Ok(event) => Live::Event(Arc::new(event)),
             Err(error) => {
@@ -203,9 +208,9 @@ impl Fanout {
 
     /// Brings Redis in line with the registry for every dirty name, then
     /// marks the wanted ones confirmed.
-    async fn reconcile(
+    pub(super) async fn reconcile(
         &self,
-        sink: &mut PubSubSink,
+        sink: &mut impl Watch,
         subscribed: &mut HashSet<String>,
     ) -> redis::RedisResult<()> {
         let (to_subscribe, to_unsubscribe, touched) = {
@@ -224,11 +229,11 @@ impl Fanout {
             (to_subscribe, to_unsubscribe, touched)
         };
         if !to_subscribe.is_empty() {
-            sink.subscribe(&to_subscribe).await?;
+            sink.watch(&to_subscribe).await?;
             subscribed.extend(to_subscribe);
         }
         if !to_unsubscribe.is_empty() {
-            sink.unsubscribe(&to_unsubscribe).await?;
+            sink.unwatch(&to_unsubscribe).await?;
             for name in &to_unsubscribe {
                 subscribed.remove(name);
             }
@@ -242,18 +247,80 @@ impl Fanout {
         Ok(())
     }
 
+    /// Marks `name` for (re)subscription, if it is still wanted.
+    pub(super) fn mark_dirty(&self, name: &str) {
+        let mut registry = self.lock();
+        if registry.channels.contains_key(name) {
+            registry.dirty.insert(name.to_owned());
+            drop(registry);
+            self.changed.notify_one();
+        }
+    }
+
+    /// Tells the local subscribers of `name` that events may have been
+    /// missed.
+    pub(super) fn resync(&self, name: &str) {
+        if let Some(channel) = self.lock().channels.get(name) {
+            let _ = channel.sender.send(Live::Resync);
+        }
+    }
+
+    /// The subscriber link is up with `channels` subscribed: every local
+    /// subscriber replays from the stream whatever Pub/Sub may have lost
+    /// while it was down (a no-op when nothing was).
+    pub(super) fn link_up(&self, channels: usize) {
+        let was = self.link.send_replace(Link::Up);
+        self.stats.link_up.set(1);
+        if was == Link::Down {
+            self.stats.reconnects.inc();
+            tracing::info!(
+                channels,
+                "Redis subscriber connection is back; resyncing streams"
+            );
+        }
+        self.resync_all();
+    }
+
+    /// The subscriber link is down: new subscriptions wait or fail.
+    pub(super) fn link_down(&self) {
+        self.link.send_replace(Link::Down);
+        self.stats.link_up.set(0);
+    }
+
     /// Marks every registered channel for (re)subscription.
-    fn mark_all_dirty(&self) {
+    pub(super) fn mark_all_dirty(&self) {
         let mut registry = self.lock();
         let names: Vec<String> = registry.channels.keys().cloned().collect();
         registry.dirty.extend(names);
     }
 
     /// Tells every local subscriber that events may have been missed.
-    fn resync_all(&self) {
+    pub(super) fn resync_all(&self) {
         for channel in self.lock().channels.values() {
             let _ = channel.sender.send(Live::Resync);
         }
+    }
+}
+
+/// How the fan-out asks Redis for the channels it watches: classic
+/// `SUBSCRIBE` on the one subscriber connection ([`run`]), or sharded
+/// `SSUBSCRIBE` on a cluster (`super::sharded`).
+#[async_trait::async_trait]
+pub(super) trait Watch: Send {
+    /// Starts receiving `names`, returning once Redis confirmed them.
+    async fn watch(&mut self, names: &[String]) -> redis::RedisResult<()>;
+    /// Stops receiving `names`.
+    async fn unwatch(&mut self, names: &[String]) -> redis::RedisResult<()>;
+}
+
+#[async_trait::async_trait]
+impl Watch for PubSubSink {
+    async fn watch(&mut self, names: &[String]) -> redis::RedisResult<()> {
+        self.subscribe(names).await
+    }
+
+    async fn unwatch(&mut self, names: &[String]) -> redis::RedisResult<()> {
+        self.unsubscribe(names).await
     }
 }
 
@@ -270,9 +337,8 @@ impl Drop for Lease {
 }
 
 /// Marks the link down and waits out `backoff`, doubling it for next time.
-async fn back_off(fanout: &Fanout, backoff: &mut Duration) {
-    fanout.link.send_replace(Link::Down);
-    fanout.stats.link_up.set(0);
+pub(super) async fn back_off(fanout: &Fanout, backoff: &mut Duration) {
+    fanout.link_down();
     tokio::time::sleep(*backoff).await;
     *backoff = (*backoff * 2).min(BACKOFF_MAX);
 }
@@ -311,18 +377,7 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
             continue;
         }
         backoff = BACKOFF_MIN;
-        let was = fanout.link.send_replace(Link::Up);
-        fanout.stats.link_up.set(1);
-        if was == Link::Down {
-            fanout.stats.reconnects.inc();
-            tracing::info!(
-                channels = subscribed.len(),
-                "Redis subscriber connection is back; resyncing streams"
-            );
-        }
-        // Subscribers replay from the stream whatever Pub/Sub may have lost
-        // while the connection was down (a no-op when nothing was).
-        fanout.resync_all();
+        fanout.link_up(subscribed.len());
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let failure = loop {
@@ -347,6 +402,6 @@ pub async fn run(fanout: Arc<Fanout>, client: redis::Client) {
             }
         };
         tracing::warn!(reason = %failure, "Redis subscriber connection lost; reconnecting");
-        fanout.link.send_replace(Link::Down);
+        fanout.link_down();
     }
 }

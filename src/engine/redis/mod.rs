@@ -16,18 +16,21 @@
 //! with [`EngineError::Unavailable`] within about a second; open
 //! subscriptions stay open and resync from the stream when it is back.
 
+pub mod connection;
 pub mod fanout;
 pub mod keys;
 pub mod reply;
+pub mod sharded;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
 use redis::{RedisError, Script, Value};
 
+use self::connection::{CommandLink, Commands};
 use self::fanout::Fanout;
 use self::keys::{channel_key, set_key};
 use super::stats::EngineStats;
@@ -44,20 +47,45 @@ pub const HISTORY_SCRIPT: &str = include_str!("history.lua");
 /// How to reach Redis and how much to keep.
 #[derive(Clone)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port[/db]`; never logged.
+    /// `redis://[:password@]host:port[/db]`; never logged. On a cluster,
+    /// one or more nodes' URLs, comma-separated (the rest are discovered).
     pub url: String,
+    /// Whether `url` names Redis Cluster nodes: keys are routed by slot and
+    /// fan-out uses sharded Pub/Sub.
+    pub cluster: bool,
     /// Events served per channel (and the stream's `MAXLEN ~`).
     pub history_cap: usize,
     /// Live events buffered per local channel before a slow subscriber lags.
     pub live_buffer: usize,
+    /// Replicas that must acknowledge a publish before it counts (`WAIT`);
+    /// 0 answers as soon as the primary stored it.
+    pub wait_replicas: usize,
+    /// The longest a publish waits for those replicas.
+    pub wait_timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            cluster: false,
+            history_cap: 500,
+            live_buffer: 256,
+            wait_replicas: 0,
+            wait_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &"<set>")
+            .field("cluster", &self.cluster)
             .field("history_cap", &self.history_cap)
             .field("live_buffer", &self.live_buffer)
+            .field("wait_replicas", &self.wait_replicas)
+            .field("wait_timeout", &self.wait_timeout)
             .finish()
     }
 }
@@ -65,11 +93,17 @@ impl std::fmt::Debug for RedisConfig {
 /// Channels published to in one pipeline by [`RedisEngine::publish_each`].
 const PIPELINE_CHUNK: usize = 1000;
 
+/// Publishes on a cluster run this many scripts at once (a pipeline would
+/// span slots, which a cluster refuses).
+const CLUSTER_PUBLISH_CONCURRENCY: usize = 64;
+
 /// The Redis [`Engine`]. Dropping it stops its subscriber task.
 pub struct RedisEngine {
-    commands: ConnectionManager,
+    commands: CommandLink,
     fanout: Arc<Fanout>,
     history_cap: usize,
+    wait_replicas: usize,
+    wait_timeout: Duration,
     publish: Script,
     history: Script,
     subscriber: tokio::task::JoinHandle<()>,
@@ -87,24 +121,26 @@ impl RedisEngine {
     /// returns at once even when Redis is down (`/readyz` tells). Must be
     /// called inside a Tokio runtime. Fails only on an unusable URL.
     pub fn connect(config: &RedisConfig) -> Result<Self, EngineError> {
-        // The URL may hold a password: never echo it back.
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|_| EngineError::Invalid("REDIS_URL is not a valid Redis URL".into()))?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(unavailable)?;
         let stats = EngineStats::default();
         let fanout = Fanout::new(config.live_buffer, stats.clone());
-        let subscriber = tokio::spawn(fanout::run(Arc::clone(&fanout), client));
+        let (commands, subscriber) = if config.cluster {
+            let (commands, pushes_client, pushes) = cluster_clients(&config.url)?;
+            let subscriber = tokio::spawn(sharded::run(Arc::clone(&fanout), pushes_client, pushes));
+            (commands, subscriber)
+        } else {
+            // The URL may hold a password: never echo it back.
+            let client = redis::Client::open(config.url.as_str())
+                .map_err(|_| EngineError::Invalid("REDIS_URL is not a valid Redis URL".into()))?;
+            let commands = CommandLink::single(client.clone()).map_err(unavailable)?;
+            let subscriber = tokio::spawn(fanout::run(Arc::clone(&fanout), client));
+            (commands, subscriber)
+        };
         Ok(Self {
             commands,
             fanout,
             history_cap: config.history_cap.max(1),
+            wait_replicas: config.wait_replicas,
+            wait_timeout: config.wait_timeout,
             publish: Script::new(PUBLISH_SCRIPT),
             history: Script::new(HISTORY_SCRIPT),
             subscriber,
@@ -126,13 +162,38 @@ impl RedisEngine {
         data: Bytes,
         options: PublishOptions,
     ) -> Result<Arc<Event>, EngineError> {
+        let mut connection = self.connection().await?;
         let value: Value = self
             .invocation(channel, name, &data, options)
-            .invoke_async(&mut self.connection())
+            .invoke_async(&mut connection)
             .await
             .map_err(engine_error)?;
         let id = reply::event_id(value).map_err(malformed)?;
+        self.replicated(Some(&channel_key(channel))).await?;
         Ok(Arc::new(Event::new(id, name, data)))
+    }
+
+    /// With `wait_replicas`, waits until that many replicas hold every
+    /// write so far (of `key`'s primary, or of every primary). A publish
+    /// they do not acknowledge in time is stored but not safe from a
+    /// failover: the caller gets a 503 and retries with its idempotency key.
+    async fn replicated(&self, key: Option<&str>) -> Result<(), EngineError> {
+        if self.wait_replicas == 0 {
+            return Ok(());
+        }
+        let acknowledged = self
+            .commands
+            .wait_for_replicas(key, self.wait_replicas, self.wait_timeout)
+            .await
+            .map_err(unavailable)?;
+        if acknowledged < self.wait_replicas {
+            return Err(EngineError::Unreplicated(format!(
+                "stored, but {acknowledged} of {} replicas acknowledged it within {} ms",
+                self.wait_replicas,
+                self.wait_timeout.as_millis()
+            )));
+        }
+        Ok(())
     }
 
     /// The publish script's invocation for one channel.
@@ -157,7 +218,11 @@ impl RedisEngine {
             invocation.key(format!("{key}:dedupe:{token}"));
         }
         invocation
-            .arg(&key)
+            .arg(if self.commands.is_cluster() {
+                "sharded"
+            } else {
+                "classic"
+            })
             .arg(name)
             .arg(data.as_ref())
             .arg(cap)
@@ -167,8 +232,8 @@ impl RedisEngine {
         invocation
     }
 
-    fn connection(&self) -> ConnectionManager {
-        self.commands.clone()
+    async fn connection(&self) -> Result<Commands, EngineError> {
+        self.commands.get().await.map_err(unavailable)
     }
 
     /// Runs a read, once more if the connection had broken: the first
@@ -177,12 +242,12 @@ impl RedisEngine {
     /// could mean the write happened); their callers get a 503 instead.
     async fn read<'a, T, F, Fut>(&'a self, op: F) -> Result<T, EngineError>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Commands) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + 'a,
     {
-        match op(self.connection()).await {
+        match op(self.connection().await?).await {
             Err(error) if is_connection_error(&error) => {
-                op(self.connection()).await.map_err(engine_error)
+                op(self.connection().await?).await.map_err(engine_error)
             }
             other => other.map_err(engine_error),
         }
@@ -197,11 +262,121 @@ impl RedisEngine {
     /// One write command whose reply does not matter (never repeated).
     async fn write(&self, command: &redis::Cmd) -> Result<(), EngineError> {
         command
-            .query_async::<Value>(&mut self.connection())
+            .query_async::<Value>(&mut self.connection().await?)
             .await
             .map(|_| ())
             .map_err(engine_error)
     }
+}
+
+impl RedisEngine {
+    async fn publish_pipelined(
+        &self,
+        targets: &[(String, PublishOptions)],
+        name: &str,
+        data: &Bytes,
+    ) -> Result<Vec<Arc<Event>>, EngineError> {
+        let mut events = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(PIPELINE_CHUNK) {
+            let invocations: Vec<_> = chunk
+                .iter()
+                .map(|(channel, options)| self.invocation(channel, name, data, *options))
+                .collect();
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.publish).ignore();
+            for invocation in &invocations {
+                pipe.invoke_script(invocation);
+            }
+            let replies: Result<Vec<Value>, EngineError> = match self.connection().await {
+                Ok(mut connection) => pipe
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(engine_error),
+                Err(error) => Err(error),
+            };
+            if replies.is_err() {
+                self.stats.publish_outcome(&replies);
+            }
+            for reply in replies? {
+                let event = reply::event_id(reply)
+                    .map_err(malformed)
+                    .map(|id| Arc::new(Event::new(id, name, data.clone())));
+                if event.is_err() {
+                    self.stats.publish_outcome(&event);
+                }
+                events.push(event?);
+            }
+        }
+        Ok(events)
+    }
+
+    async fn publish_side_by_side(
+        &self,
+        targets: &[(String, PublishOptions)],
+        name: &str,
+        data: &Bytes,
+    ) -> Result<Vec<Arc<Event>>, EngineError> {
+        use futures::{StreamExt, TryStreamExt};
+
+        // Owned targets: a closure over borrowed ones is not `Send` enough
+        // for the engine's boxed futures.
+        futures::stream::iter(targets.to_vec())
+            .map(|(channel, options)| async move {
+                let mut connection = self.connection().await?;
+                let stored = self
+                    .invocation(&channel, name, data, options)
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(engine_error)
+                    .and_then(|value| reply::event_id(value).map_err(malformed))
+                    .map(|id| Arc::new(Event::new(id, name, data.clone())));
+                if stored.is_err() {
+                    self.stats.publish_outcome(&stored);
+                }
+                stored
+            })
+            .buffered(CLUSTER_PUBLISH_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+}
+
+/// The cluster's command link and the subscriber client with its pushes,
+/// from `urls` (comma-separated seed nodes; the rest are discovered).
+fn cluster_clients(
+    urls: &str,
+) -> Result<
+    (
+        CommandLink,
+        ClusterClient,
+        tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+    ),
+    EngineError,
+> {
+    // The URLs may hold a password: never echo them back.
+    let invalid = || EngineError::Invalid("REDIS_URL is not a list of Redis node URLs".into());
+    let seeds: Vec<&str> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if seeds.is_empty() {
+        return Err(invalid());
+    }
+    let builder = || {
+        redis::cluster::ClusterClientBuilder::new(seeds.clone())
+            .connection_timeout(Duration::from_secs(1))
+            .response_timeout(Duration::from_secs(2))
+            .retries(2)
+    };
+    let commands = builder().build().map_err(|_| invalid())?;
+    let (push_sender, pushes) = tokio::sync::mpsc::unbounded_channel();
+    let subscriber = builder()
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(push_sender)
+        .build()
+        .map_err(|_| invalid())?;
+    Ok((CommandLink::cluster(commands), subscriber, pushes))
 }
 
 fn is_connection_error(error: &RedisError) -> bool {
@@ -250,42 +425,27 @@ impl Engine for RedisEngine {
         &self.stats
     }
 
-    /// One pipeline per `PIPELINE_CHUNK` channels: the script is loaded,
-    /// then invoked once per channel, in one round trip.
+    /// On one Redis: one pipeline per `PIPELINE_CHUNK` channels (the script
+    /// is loaded, then invoked once per channel, in one round trip). On a
+    /// cluster, where a pipeline must keep to one slot: the scripts run
+    /// side by side, each on its channel's shard.
     async fn publish_each(
         &self,
         targets: &[(String, PublishOptions)],
         name: &str,
         data: Bytes,
     ) -> Result<Vec<Arc<Event>>, EngineError> {
-        let mut events = Vec::with_capacity(targets.len());
-        for chunk in targets.chunks(PIPELINE_CHUNK) {
-            let invocations: Vec<_> = chunk
-                .iter()
-                .map(|(channel, options)| self.invocation(channel, name, &data, *options))
-                .collect();
-            let mut pipe = redis::pipe();
-            pipe.load_script(&self.publish).ignore();
-            for invocation in &invocations {
-                pipe.invoke_script(invocation);
-            }
-            let replies: Result<Vec<Value>, EngineError> = pipe
-                .query_async(&mut self.connection())
-                .await
-                .map_err(engine_error);
-            if replies.is_err() {
-                self.stats.publish_outcome(&replies);
-            }
-            let replies = replies?;
-            for reply in replies {
-                let event = reply::event_id(reply)
-                    .map_err(malformed)
-                    .map(|id| Arc::new(Event::new(id, name, data.clone())));
-                self.stats.publish_outcome(&event);
-                events.push(event?);
-            }
+        let events = if self.commands.is_cluster() {
+            self.publish_side_by_side(targets, name, &data).await?
+        } else {
+            self.publish_pipelined(targets, name, &data).await?
+        };
+        // Counted once replicated (or not): "stored" means safe.
+        let replicated = self.replicated(None).await;
+        for _ in &events {
+            self.stats.publish_outcome(&replicated);
         }
-        Ok(events)
+        replicated.map(|()| events)
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, EngineError> {

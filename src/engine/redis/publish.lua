@@ -1,10 +1,11 @@
 -- Belfry: store one event in a channel's stream and announce it, atomically.
 --
 --   KEYS[1]  the channel's stream, e.g. belfry:{alice}:inbox
---   ARGV[1]  the channel's Pub/Sub name, which is KEYS[1] itself. Any other
---            value (callers written before each feature had one name pass
---            notifications:<user>) is accepted, and the event announced
---            on KEYS[1] all the same, where every instance listens.
+--   ARGV[1]  how to announce, always on the Pub/Sub channel named KEYS[1]:
+--            "sharded" (SPUBLISH) when Belfry runs on a Redis Cluster
+--            (BELFRY_REDIS_CLUSTER), else "classic" (PUBLISH). Any other
+--            value counts as classic: older callers pass a channel name here
+--            (notifications:<user> before each feature had one name).
 --   ARGV[2]  the event name (the SSE "event:" field), e.g. notification
 --   ARGV[3]  the event data: one JSON value, exactly what the browser receives
 --   ARGV[4]  the history cap, e.g. 500 (the stream is trimmed with MAXLEN ~)
@@ -21,6 +22,8 @@
 -- A script runs alone, so an event is never stored without being announced
 -- or announced without being stored, and ids reach subscribers in order.
 local channel, name, data = KEYS[1], ARGV[2], ARGV[3]
+local announce = 'PUBLISH'
+if ARGV[1] == 'sharded' then announce = 'SPUBLISH' end
 local cap = tonumber(ARGV[4])
 if not name or not string.match(name, '^[%w_.-]+$') then
   return redis.error_reply('ERR belfry: ARGV[2] must be an event name of letters, digits, _ . -')
@@ -47,7 +50,7 @@ end
 local trim = '~'
 if ARGV[6] == 'exact' then trim = '=' end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', trim, cap, '*', 'event', name, 'data', data)
-redis.call('PUBLISH', channel, '{"id":"' .. id .. '","event":"' .. name .. '","data":' .. data .. '}')
+redis.call(announce, channel, '{"id":"' .. id .. '","event":"' .. name .. '","data":' .. data .. '}')
 if KEYS[2] then
   redis.call('SET', KEYS[2], id, 'EX', tonumber(ARGV[7]) or 86400)
 end
