@@ -45,6 +45,7 @@ use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use redis_server::{free_port, RedisServer};
+use support::sse_client::{open_stream, read_events};
 use support::{median, percentile, rss_kib, spawn_belfry, wait_ready, Process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -234,108 +235,6 @@ async fn raw_connection(mut stream: TcpStream, sender: broadcast::Sender<Bytes>)
             return;
         }
     }
-}
-
-// ---- the clients ----------------------------------------------------------
-
-/// One stream's record: latency (µs) per event and which events it saw.
-struct Received {
-    latencies: Vec<u64>,
-    seen: Vec<bool>,
-    duplicates: usize,
-}
-
-/// Opens one stream: sends the request head, reads the response head.
-/// Returns the socket and whatever body bytes came with the head.
-async fn open_stream(port: u16, path: &str, cookie: &str) -> std::io::Result<(TcpStream, Vec<u8>)> {
-    let mut socket = TcpStream::connect(("127.0.0.1", port)).await?;
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\ncookie: {cookie}\r\n\r\n"
-    );
-    socket.write_all(head.as_bytes()).await?;
-    let mut buffer = Vec::with_capacity(1024);
-    loop {
-        if socket.read_buf(&mut buffer).await? == 0 {
-            return Err(std::io::Error::other("closed before the response head"));
-        }
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            if !buffer.starts_with(b"HTTP/1.1 200") {
-                let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                return Err(std::io::Error::other(head));
-            }
-            return Ok((socket, buffer.split_off(end + 4)));
-        }
-    }
-}
-
-/// Reads events until `stop`, recording each `bench-<seq>-<µs>;` marker.
-async fn read_events(
-    mut socket: TcpStream,
-    mut buffer: Vec<u8>,
-    base: Instant,
-    events: usize,
-    delivered: Arc<AtomicU64>,
-    mut stop: watch::Receiver<bool>,
-) -> Received {
-    let mut received = Received {
-        latencies: Vec::with_capacity(events),
-        seen: vec![false; events],
-        duplicates: 0,
-    };
-    buffer.reserve(4096);
-    loop {
-        if let Some(last) = buffer.iter().rposition(|&b| b == b'\n') {
-            let found = record_markers(&buffer[..=last], base, &mut received);
-            delivered.fetch_add(found, Ordering::Relaxed);
-            buffer.drain(..=last);
-        }
-        tokio::select! {
-            read = socket.read_buf(&mut buffer) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            },
-            _ = stop.changed() => break,
-        }
-    }
-    received
-}
-
-fn record_markers(bytes: &[u8], base: Instant, received: &mut Received) -> u64 {
-    const MARKER: &[u8] = b"bench-";
-    let now = base.elapsed().as_micros() as u64;
-    let mut found = 0;
-    let mut rest = bytes;
-    while let Some(at) = rest.windows(MARKER.len()).position(|w| w == MARKER) {
-        rest = &rest[at + MARKER.len()..];
-        let (Some(seq), after) = number(rest) else {
-            continue;
-        };
-        let Some(after) = after.strip_prefix(b"-") else {
-            continue;
-        };
-        let (Some(sent), _) = number(after) else {
-            continue;
-        };
-        let seq = seq as usize;
-        match received.seen.get_mut(seq) {
-            Some(seen) if *seen => received.duplicates += 1,
-            Some(seen) => {
-                *seen = true;
-                received.latencies.push(now.saturating_sub(sent));
-                found += 1;
-            }
-            None => {}
-        }
-    }
-    found
-}
-
-fn number(bytes: &[u8]) -> (Option<u64>, &[u8]) {
-    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    let value = std::str::from_utf8(&bytes[..digits])
-        .ok()
-        .and_then(|s| s.parse().ok());
-    (value, &bytes[digits..])
 }
 
 // ---- one run of one target ------------------------------------------------

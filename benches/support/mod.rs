@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod nginx;
+pub mod sse_client;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

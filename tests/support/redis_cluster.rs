@@ -89,6 +89,11 @@ impl RedisCluster {
             .join(",")
     }
 
+    /// The process ids of the running nodes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().filter_map(RedisServer::pid).collect()
+    }
+
     /// A node that is running.
     fn any_live(&self) -> &RedisServer {
         self.nodes
