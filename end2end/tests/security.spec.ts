@@ -42,7 +42,9 @@ test.describe('the default binary', () => {
   }) => {
     test.setTimeout(60_000);
     const user = uniqueName('expiring');
-    const expires = nowSecs() + 3;
+    // Long enough to open the page and see one notification arrive live
+    // on a busy machine (two workers, Chromium and the server on 2 cores).
+    const expires = nowSecs() + 8;
     await setSession(context, server.url, user, expires);
     await visit(page, `${server.url}/notifications`);
     await bellLive(page);
@@ -53,7 +55,7 @@ test.describe('the default binary', () => {
     // The token runs out; the server ends the stream with `session_end`.
     await expect
       .poll(async () => (await (await request.get(`${server.url}/metrics`)).text()).match(/^belfry_sse_open_streams (\d+)/m)?.[1], {
-        timeout: 10_000,
+        timeout: 15_000,
       })
       .toBe('0');
 
