@@ -45,7 +45,7 @@ use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use redis_server::{free_port, RedisServer};
-use support::sse_client::{open_stream, read_events};
+use support::sse_client::{open_stream, spawn_readers, tally, Tally};
 use support::{median, percentile, rss_kib, spawn_belfry, wait_ready, Process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -295,18 +295,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         .buffer_unordered(128)
         .collect()
         .await;
-    let mut readers = Vec::with_capacity(options.streams);
-    for stream in opened {
-        let (socket, buffer) = stream.expect("a stream opens");
-        readers.push(tokio::spawn(read_events(
-            socket,
-            buffer,
-            base,
-            events,
-            Arc::clone(&delivered),
-            stopped.clone(),
-        )));
-    }
+    let readers = spawn_readers(opened, base, events, &delivered, &stopped);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_open = rss_kib(server.pid());
 
@@ -335,16 +324,11 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop.send(true);
-    let mut latencies = Vec::with_capacity(expected);
-    let (mut unique, mut duplicates) = (0, 0);
-    for reader in readers {
-        if let Ok(mut received) = reader.await {
-            unique += received.latencies.len();
-            duplicates += received.duplicates;
-            latencies.append(&mut received.latencies);
-        }
-    }
-    latencies.sort_unstable();
+    let Tally {
+        latencies,
+        unique,
+        duplicates,
+    } = tally(readers).await;
     drop(server);
     drop(redis);
     let ms = |us: u64| us as f64 / 1000.0;

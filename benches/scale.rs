@@ -32,7 +32,7 @@ use clap::{Parser, ValueEnum};
 use futures::StreamExt;
 use redis_cluster::RedisCluster;
 use redis_server::{free_port, RedisServer};
-use support::sse_client::{open_stream, read_events};
+use support::sse_client::{open_stream, spawn_readers, tally, Tally};
 use support::{median, percentile, spawn_belfry, wait_ready, Process};
 use tokio::sync::watch;
 
@@ -185,18 +185,7 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
         .buffer_unordered(64)
         .collect()
         .await;
-    let mut readers = Vec::with_capacity(options.streams);
-    for stream in opened {
-        let (socket, buffer) = stream.expect("a stream opens through nginx");
-        readers.push(tokio::spawn(read_events(
-            socket,
-            buffer,
-            base,
-            events,
-            Arc::clone(&delivered),
-            stopped.clone(),
-        )));
-    }
+    let readers = spawn_readers(opened, base, events, &delivered, &stopped);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut pids: Vec<u32> = instances.iter().map(Process::pid).collect();
@@ -239,16 +228,11 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
     let cpu_after: u64 = pids.iter().map(|pid| cpu_micros(*pid)).sum();
     let deliveries = delivered.load(Ordering::Relaxed) - delivered_before;
     let _ = stop.send(true);
-    let mut latencies = Vec::with_capacity(expected);
-    let (mut unique, mut duplicates) = (0, 0);
-    for reader in readers {
-        if let Ok(mut received) = reader.await {
-            unique += received.latencies.len();
-            duplicates += received.duplicates;
-            latencies.append(&mut received.latencies);
-        }
-    }
-    latencies.sort_unstable();
+    let Tally {
+        latencies,
+        unique,
+        duplicates,
+    } = tally(readers).await;
     drop(nginx);
     drop(instances);
     drop(store);

@@ -114,3 +114,55 @@ fn number(bytes: &[u8]) -> (Option<u64>, &[u8]) {
         .and_then(|s| s.parse().ok());
     (value, &bytes[digits..])
 }
+
+/// Starts a reader ([`read_events`]) on every opened stream.
+pub fn spawn_readers(
+    opened: Vec<std::io::Result<(TcpStream, Vec<u8>)>>,
+    base: Instant,
+    events: usize,
+    delivered: &Arc<AtomicU64>,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<Received>> {
+    opened
+        .into_iter()
+        .map(|stream| {
+            let (socket, buffer) = stream.expect("a stream opens");
+            tokio::spawn(read_events(
+                socket,
+                buffer,
+                base,
+                events,
+                Arc::clone(delivered),
+                stopped.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// What every reader of a run saw, together.
+pub struct Tally {
+    /// Every delivery's latency in µs, sorted.
+    pub latencies: Vec<u64>,
+    /// Distinct events delivered, over all streams.
+    pub unique: usize,
+    /// Events a stream received more than once.
+    pub duplicates: usize,
+}
+
+/// Waits for the (stopped) readers and adds up what they saw.
+pub async fn tally(readers: Vec<tokio::task::JoinHandle<Received>>) -> Tally {
+    let mut tally = Tally {
+        latencies: Vec::new(),
+        unique: 0,
+        duplicates: 0,
+    };
+    for reader in readers {
+        if let Ok(mut received) = reader.await {
+            tally.unique += received.latencies.len();
+            tally.duplicates += received.duplicates;
+            tally.latencies.append(&mut received.latencies);
+        }
+    }
+    tally.latencies.sort_unstable();
+    tally
+}
