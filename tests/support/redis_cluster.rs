@@ -215,6 +215,27 @@ impl RedisCluster {
         let slot = self.slot_of(&format!("belfry:{{{user}}}:inbox"));
         let port = self.primary_of_slot(slot).port;
         self.node_mut(port).kill();
+        self.wait_until_failed_over(slot, port);
+        port
+    }
+
+    /// The port of the replica of the primary on `port`.
+    pub fn replica_of(&self, port: u16) -> u16 {
+        let info = self
+            .node(port)
+            .command(&["INFO", "replication"])
+            .expect("INFO replication");
+        info.lines()
+            .find_map(|line| line.strip_prefix("slave0:"))
+            .and_then(|fields| fields.split(',').find_map(|f| f.strip_prefix("port=")))
+            .and_then(|port| port.parse().ok())
+            .expect("a replica of the primary")
+    }
+
+    /// Waits until a node other than the one on `old` serves `slot` and
+    /// the cluster is healthy again.
+    pub fn wait_until_failed_over(&self, slot: u16, old: u16) {
+        let port = old;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let promoted = self.topology().into_iter().any(|node| {
@@ -224,7 +245,7 @@ impl RedisCluster {
                     && node.slots.iter().any(|(a, b)| (*a..=*b).contains(&slot))
             });
             if promoted && self.is_ok() {
-                return port;
+                return;
             }
             assert!(
                 Instant::now() < deadline,
