@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, test_config, SseEvent, SseReader, TestApp};
+use crate::helpers::{spawn_app_with, test_config, SseReader, TestApp};
 use crate::redis_cluster::RedisCluster;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -24,16 +24,6 @@ async fn app_on(cluster: &RedisCluster, wait_replicas: u64) -> TestApp {
     config.history_cap = 10_000;
     config.task_step_ms = 20;
     spawn_app_with(config).await
-}
-
-/// The next event named `name`, skipping others.
-async fn next_named(stream: &mut SseReader, name: &str) -> SseEvent {
-    loop {
-        let event = stream.next_event(WAIT).await.expect("the stream is open");
-        if event.event == name {
-            return event;
-        }
-    }
 }
 
 /// Runs blocking cluster work (starting nodes, waiting out a failover)
@@ -55,9 +45,9 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
     for user in &users {
         // Live: published through B, delivered by A.
         let mut on_a = a.inbox_stream(user, None).await;
-        next_named(&mut on_a, "snapshot").await;
+        on_a.next_named("snapshot", WAIT).await;
         let first = b.notify(user, "first").await;
-        let event = next_named(&mut on_a, "notification").await;
+        let event = on_a.next_named("notification", WAIT).await;
         assert_eq!(event.id.as_deref(), Some(first.as_str()));
 
         // Replay: exactly what came after the id, from the other instance.
@@ -65,8 +55,8 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
         let third = a.notify(user, "third").await;
         let mut resumed = b.inbox_stream(user, Some(&first)).await;
         let replayed: Vec<String> = [
-            next_named(&mut resumed, "notification").await,
-            next_named(&mut resumed, "notification").await,
+            resumed.next_named("notification", WAIT).await,
+            resumed.next_named("notification", WAIT).await,
         ]
         .into_iter()
         .filter_map(|event| event.id)
@@ -75,9 +65,9 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
 
         // Read marks made on A reach B's stream with an exact count.
         let name = belfry::account::model::UserName::parse(user).unwrap();
-        assert_eq!(next_named(&mut resumed, "unread").await.data["unread"], 3);
+        assert_eq!(resumed.next_named("unread", WAIT).await.data["unread"], 3);
         a.state.inbox.mark_read(&name, &third).await.unwrap();
-        assert_eq!(next_named(&mut resumed, "unread").await.data["unread"], 2);
+        assert_eq!(resumed.next_named("unread", WAIT).await.data["unread"], 2);
     }
 
     // One publish to users on every shard (scripts side by side, no
@@ -85,7 +75,7 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
     let mut streams = Vec::new();
     for user in &users {
         let mut stream = b.inbox_stream(user, None).await;
-        next_named(&mut stream, "snapshot").await;
+        stream.next_named("snapshot", WAIT).await;
         streams.push(stream);
     }
     let published = a
@@ -94,7 +84,7 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
     assert_eq!(published.status(), 201);
     for stream in &mut streams {
         assert_eq!(
-            next_named(stream, "notification").await.data["title"],
+            stream.next_named("notification", WAIT).await.data["title"],
             "to every shard"
         );
     }
@@ -108,7 +98,7 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
         .to_owned();
     let mut watched = SseReader::open(&b.client, &b.url(&format!("/api/sse/tasks/{id}"))).await;
     assert_eq!(
-        next_named(&mut watched, "progress").await.data["progress"],
+        watched.next_named("progress", WAIT).await.data["progress"],
         0
     );
     let reported = a
@@ -119,7 +109,7 @@ async fn two_instances_serve_users_on_every_shard_as_on_one_redis() {
         .await;
     assert_eq!(reported.status(), 200);
     assert_eq!(
-        next_named(&mut watched, "progress").await.data["progress"],
+        watched.next_named("progress", WAIT).await.data["progress"],
         40
     );
 }
@@ -139,7 +129,7 @@ async fn an_instance_subscribes_once_per_channel_on_one_connection_per_shard() {
     for round in 0..20 {
         for user in &users {
             let mut stream = app.inbox_stream(user, None).await;
-            next_named(&mut stream, "snapshot").await;
+            stream.next_named("snapshot", WAIT).await;
             if round == 0 {
                 app.notify(user, "warm-up").await;
             }
@@ -179,10 +169,10 @@ async fn a_stream_stays_live_while_its_slot_moves_to_another_primary() {
     let b = app_on(&cluster, 0).await;
     let user = "moving-user";
     let mut stream = a.inbox_stream(user, None).await;
-    next_named(&mut stream, "snapshot").await;
+    stream.next_named("snapshot", WAIT).await;
     let before = b.notify(user, "before the move").await;
     assert_eq!(
-        next_named(&mut stream, "notification").await.id.as_deref(),
+        stream.next_named("notification", WAIT).await.id.as_deref(),
         Some(before.as_str())
     );
 
@@ -202,12 +192,12 @@ async fn a_stream_stays_live_while_its_slot_moves_to_another_primary() {
     // Commands follow MOVED; the subscription follows the slot.
     let after = b.notify(user, "after the move").await;
     assert_eq!(
-        next_named(&mut stream, "notification").await.id.as_deref(),
+        stream.next_named("notification", WAIT).await.id.as_deref(),
         Some(after.as_str())
     );
     let mut resumed = b.inbox_stream(user, Some(&before)).await;
     assert_eq!(
-        next_named(&mut resumed, "notification").await.id.as_deref(),
+        resumed.next_named("notification", WAIT).await.id.as_deref(),
         Some(after.as_str()),
         "history moved with the slot"
     );
@@ -254,7 +244,7 @@ async fn failover_under_load(wait_replicas: u64, user: &'static str) -> (usize, 
     let a = app_on(&cluster, wait_replicas).await;
     let b = Arc::new(app_on(&cluster, wait_replicas).await);
     let mut stream = a.inbox_stream(user, None).await;
-    next_named(&mut stream, "snapshot").await;
+    stream.next_named("snapshot", WAIT).await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (accepted, publisher) = keep_publishing(Arc::clone(&b), user, Arc::clone(&stop));
@@ -299,7 +289,7 @@ async fn failover_under_load(wait_replicas: u64, user: &'static str) -> (usize, 
     let last = accepted.last().unwrap().clone();
     let mut seen = Vec::new();
     loop {
-        let event = next_named(&mut stream, "notification").await;
+        let event = stream.next_named("notification", WAIT).await;
         let id = event.id.unwrap();
         seen.push(id.clone());
         if id == last {

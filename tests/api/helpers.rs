@@ -226,6 +226,17 @@ impl SseReader {
         }
     }
 
+    /// The next event named `name`, skipping others (e.g. `unread`);
+    /// `within` bounds each event's wait.
+    pub async fn next_named(&mut self, name: &str, within: Duration) -> SseEvent {
+        loop {
+            let event = self.next_event(within).await.expect("the stream is open");
+            if event.event == name {
+                return event;
+            }
+        }
+    }
+
     /// Asserts that no event arrives within `within`: neither in what is
     /// already buffered (an event can share a chunk with the frames read
     /// before it) nor in what arrives. Comments and hints are allowed.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, test_config, SseEvent, SseReader, TestApp, PUBLISH_KEY};
+use crate::helpers::{spawn_app_with, test_config, SseReader, TestApp, PUBLISH_KEY};
 use crate::redis_server::RedisServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -18,39 +18,29 @@ async fn app_on(redis: &RedisServer) -> TestApp {
     spawn_app_with(config).await
 }
 
-/// The next event named `name`, skipping others (e.g. `unread`).
-async fn next_named(stream: &mut SseReader, name: &str) -> SseEvent {
-    loop {
-        let event = stream.next_event(WAIT).await.expect("the stream is open");
-        if event.event == name {
-            return event;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_stream_on_one_instance_gets_what_another_publishes_and_read_marks_travel() {
     let redis = RedisServer::start();
     let a = app_on(&redis).await;
     let b = app_on(&redis).await;
     let mut on_a = a.inbox_stream("alice", None).await;
-    next_named(&mut on_a, "snapshot").await;
+    on_a.next_named("snapshot", WAIT).await;
 
     let id = b.notify("alice", "from B").await;
-    let event = next_named(&mut on_a, "notification").await;
+    let event = on_a.next_named("notification", WAIT).await;
     assert_eq!(event.id.as_deref(), Some(id.as_str()));
     assert_eq!(event.data["title"], "from B");
 
     // A tab on B sees the read mark made through A, with an exact count.
     let mut on_b = b.inbox_stream("alice", None).await;
-    assert_eq!(next_named(&mut on_b, "snapshot").await.data["unread"], 1);
+    assert_eq!(on_b.next_named("snapshot", WAIT).await.data["unread"], 1);
     let alice = belfry::account::model::UserName::parse("alice").unwrap();
     a.state.inbox.mark_read(&alice, &id).await.unwrap();
     assert_eq!(
-        next_named(&mut on_b, "read").await.data["through"],
+        on_b.next_named("read", WAIT).await.data["through"],
         id.as_str()
     );
-    assert_eq!(next_named(&mut on_b, "unread").await.data["unread"], 0);
+    assert_eq!(on_b.next_named("unread", WAIT).await.data["unread"], 0);
 
     // A restarted or different instance reads the same inbox.
     let c = app_on(&redis).await;
@@ -66,7 +56,7 @@ async fn one_instance_uses_a_handful_of_connections_however_many_streams_it_serv
     let mut streams = Vec::new();
     for i in 0..200 {
         let mut stream = app.inbox_stream(&format!("user{}", i % 40), None).await;
-        next_named(&mut stream, "snapshot").await;
+        stream.next_named("snapshot", WAIT).await;
         streams.push(stream);
     }
     let count = redis.client_count();
@@ -74,7 +64,7 @@ async fn one_instance_uses_a_handful_of_connections_however_many_streams_it_serv
     app.notify("user3", "still live").await;
     for stream in streams.iter_mut().skip(3).step_by(40) {
         assert_eq!(
-            next_named(stream, "notification").await.data["title"],
+            stream.next_named("notification", WAIT).await.data["title"],
             "still live"
         );
     }
@@ -96,7 +86,7 @@ fn documented_redis_cli_example() -> String {
 async fn run_and_expect_in_alices_stream(redis: &RedisServer, command: &str) {
     let app = app_on(redis).await;
     let mut stream = app.inbox_stream("alice", None).await;
-    next_named(&mut stream, "snapshot").await;
+    stream.next_named("snapshot", WAIT).await;
 
     let output = std::process::Command::new("sh")
         .args(["-c", command])
@@ -107,7 +97,7 @@ async fn run_and_expect_in_alices_stream(redis: &RedisServer, command: &str) {
     let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert!(output.status.success(), "{output:?}");
 
-    let event = next_named(&mut stream, "notification").await;
+    let event = stream.next_named("notification", WAIT).await;
     assert_eq!(event.id.as_deref(), Some(printed.trim_matches('"')));
     assert_eq!(event.data["title"], "Deploy finished");
     assert_eq!(event.data["kind"], "success");
@@ -143,7 +133,7 @@ async fn while_redis_is_down_pages_and_streams_live_on_but_publishing_says_503()
     let mut redis = RedisServer::start_durable();
     let app = app_on(&redis).await;
     let mut stream = app.inbox_stream("alice", None).await;
-    next_named(&mut stream, "snapshot").await;
+    stream.next_named("snapshot", WAIT).await;
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 
@@ -189,7 +179,7 @@ async fn while_redis_is_down_pages_and_streams_live_on_but_publishing_says_503()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let accepted = accepted.expect("publishing works again without a restart");
-    let event = next_named(&mut stream, "notification").await;
+    let event = stream.next_named("notification", WAIT).await;
     assert_eq!(event.id.as_deref(), Some(accepted.as_str()));
     assert_eq!(event.data["title"], "back");
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
@@ -217,7 +207,7 @@ async fn killing_and_restarting_redis_under_load_loses_and_repeats_nothing() {
     let mut streams = Vec::new();
     for app in [&a, &b, &a, &b] {
         let mut stream = app.inbox_stream("loaded", None).await;
-        next_named(&mut stream, "snapshot").await;
+        stream.next_named("snapshot", WAIT).await;
         streams.push(stream);
     }
 
@@ -313,7 +303,7 @@ async fn killing_and_restarting_redis_under_load_loses_and_repeats_nothing() {
     for (i, stream) in streams.iter_mut().enumerate() {
         let mut received: Vec<(usize, String)> = Vec::new();
         loop {
-            let event = next_named(stream, "notification").await;
+            let event = stream.next_named("notification", WAIT).await;
             let title = event.data["title"].as_str().unwrap_or_default();
             let n: usize = title.trim_start_matches('n').parse().expect("n<number>");
             let id = event.id.clone().unwrap_or_default();
@@ -371,7 +361,7 @@ async fn a_task_started_on_one_instance_is_watched_and_fed_on_another() {
     }
     assert_eq!(last["status"], "completed");
     assert_eq!(last["progress"], 100);
-    let done = next_named(&mut feed_on_b, "activity").await;
+    let done = feed_on_b.next_named("activity", WAIT).await;
     assert_eq!(done.data["type"], "task_completed");
     assert_eq!(done.data["details"], "Shared work");
 }
