@@ -346,10 +346,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
 
 fn main() {
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = support::runtime();
     let served = match (options.serve_reference, options.serve_raw) {
         (Some(port), _) => Some(runtime.block_on(serve_reference(port))),
         (None, Some(port)) => Some(runtime.block_on(serve_raw(port))),

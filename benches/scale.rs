@@ -5,16 +5,25 @@
 //! The load: `--users` users with `--streams` streams spread evenly over
 //! them (each stream a raw TCP client through nginx, `GET /api/sse/inbox`);
 //! `--rate` notifications a second, each to the next user in turn, through
-//! `POST /api/notifications` on nginx. Every stream records the latency of
+//! `POST /api/notifications` on nginx (up to 256 in flight, so a slow
+//! publish does not slow the rate). Every stream records the latency of
 //! each event meant for it (from the publisher stamping it to its arrival),
-//! so loss and duplicates are counted.
+//! so loss and duplicates are counted; every publish records how long its
+//! answer took.
 //!
-//! Reports per setup and run: deliveries/s, p50/p99 latency, and the CPU
-//! time of every process serving (instances, Redis, nginx) per delivery,
-//! then medians. On 2 cores the box is the ceiling: more instances share the
-//! same cores, so read the ratios and the CPU per delivery, not the totals.
+//! Reports per setup, rate and run: deliveries/s, p50/p99 delivery latency,
+//! p50/p99 publish latency, and the CPU time of every process serving
+//! (instances, Redis, nginx) per delivery, then medians. On 2 cores the box
+//! is the ceiling: more instances share the same cores, so read the ratios
+//! and the CPU per delivery, not the totals. Several rates (`--rate
+//! 100,300,600`) make a saturation sweep: the rate at which deliveries/s
+//! stops following and p99 climbs is the ceiling of a setup.
 //!
-//! Run: `benches/run.sh scale [--streams 3000] [--users 300] [--rate 100] [--seconds 10] [--runs 3] [--setups redis-1,redis-2,redis-3,cluster-3]`
+//! `cluster-3-wait1` is `cluster-3` with `BELFRY_REDIS_WAIT_REPLICAS=1`:
+//! its publish latency against `cluster-3` is the cost of waiting for a
+//! replica.
+//!
+//! Run: `benches/run.sh scale [--streams 3000] [--users 300] [--rate 100[,300,...]] [--seconds 10] [--runs 3] [--setups redis-1,redis-2,redis-3,cluster-3,cluster-3-wait1]`
 
 #[path = "../tests/support/redis_cluster.rs"]
 mod redis_cluster;
@@ -44,9 +53,10 @@ struct Options {
     /// Users the streams belong to (spread over every shard on a cluster).
     #[arg(long, default_value_t = 300)]
     users: usize,
-    /// Notifications published per second, each to one user in turn.
-    #[arg(long, default_value_t = 100)]
-    rate: u64,
+    /// Notifications published per second, each to one user in turn; a
+    /// list (`100,300,600`) runs each setup at each rate.
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    rate: Vec<u64>,
     /// Seconds of publishing per run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -56,7 +66,7 @@ struct Options {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "redis-1,redis-2,redis-3,cluster-3"
+        default_value = "redis-1,redis-2,redis-3,cluster-3,cluster-3-wait1"
     )]
     setups: Vec<Setup>,
     /// Passed by `cargo bench`; ignored.
@@ -74,6 +84,9 @@ enum Setup {
     Redis3,
     #[value(name = "cluster-3")]
     Cluster3,
+    /// The cluster, each publish waiting for one replica (`WAIT 1`).
+    #[value(name = "cluster-3-wait1")]
+    Cluster3Wait1,
 }
 
 impl Setup {
@@ -83,6 +96,7 @@ impl Setup {
             Setup::Redis2 => "2 instances, one Redis",
             Setup::Redis3 => "3 instances, one Redis",
             Setup::Cluster3 => "3 instances, cluster 3+3",
+            Setup::Cluster3Wait1 => "3 instances, cluster, WAIT 1",
         }
     }
 
@@ -90,7 +104,23 @@ impl Setup {
         match self {
             Setup::Redis1 => 1,
             Setup::Redis2 => 2,
-            Setup::Redis3 | Setup::Cluster3 => 3,
+            Setup::Redis3 | Setup::Cluster3 | Setup::Cluster3Wait1 => 3,
+        }
+    }
+
+    fn cluster(self) -> bool {
+        matches!(self, Setup::Cluster3 | Setup::Cluster3Wait1)
+    }
+
+    /// Settings every instance of the setup gets.
+    fn settings(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Setup::Cluster3 => &[("BELFRY_REDIS_CLUSTER", "true")],
+            Setup::Cluster3Wait1 => &[
+                ("BELFRY_REDIS_CLUSTER", "true"),
+                ("BELFRY_REDIS_WAIT_REPLICAS", "1"),
+            ],
+            _ => &[],
         }
     }
 }
@@ -118,6 +148,8 @@ struct Outcome {
     deliveries_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    publish_p50_ms: f64,
+    publish_p99_ms: f64,
     cpu_us_per_delivery: f64,
     unique: usize,
     expected: usize,
@@ -140,27 +172,22 @@ impl Store {
     }
 }
 
-async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
-    let (store, url, cluster) = if setup == Setup::Cluster3 {
+async fn run_setup(setup: Setup, rate: u64, options: &Options) -> Option<Outcome> {
+    let (store, url) = if setup.cluster() {
         let cluster = tokio::task::block_in_place(RedisCluster::start)?;
         let url = cluster.url();
-        (Store::Cluster(cluster), url, true)
+        (Store::Cluster(cluster), url)
     } else {
         let server = RedisServer::start();
         let url = server.url();
-        (Store::One(server), url, false)
+        (Store::One(server), url)
     };
     let client = reqwest::Client::new();
     let mut ports = Vec::new();
     let mut instances: Vec<Process> = Vec::new();
     for _ in 0..setup.instances() {
         let port = free_port();
-        let extra: &[(&str, &str)] = if cluster {
-            &[("BELFRY_REDIS_CLUSTER", "true")]
-        } else {
-            &[]
-        };
-        instances.push(spawn_belfry(port, Some(&url), extra));
+        instances.push(spawn_belfry(port, Some(&url), setup.settings()));
         wait_ready(&client, &format!("http://127.0.0.1:{port}"), "/readyz").await;
         ports.push(port);
     }
@@ -169,7 +196,7 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
 
     let keys = SessionKeys::new(support::SECRET.as_bytes(), Duration::from_secs(3600));
     let users: Vec<String> = (0..options.users).map(|i| format!("scale-{i}")).collect();
-    let events = (options.rate * options.seconds) as usize;
+    let events = (rate * options.seconds) as usize;
     let base = Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
     let (stop, stopped) = watch::channel(false);
@@ -195,24 +222,42 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
     let delivered_before = delivered.load(Ordering::Relaxed);
     let started = Instant::now();
 
-    let mut publish_failures = 0;
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / options.rate.max(1)));
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let publish_url = format!("{base_url}/api/notifications");
+    let publish_url: Arc<str> = format!("{base_url}/api/notifications").into();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut publishes = tokio::task::JoinSet::new();
     for seq in 0..events {
         tick.tick().await;
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
         let marker = format!("bench-{seq}-{};", base.elapsed().as_micros());
-        let to = &users[seq % users.len()];
-        let sent = client
-            .post(&publish_url)
-            .bearer_auth(support::PUBLISH_KEY)
-            .json(&serde_json::json!({"to": to, "kind": "info", "title": marker}))
-            .send()
-            .await;
-        if !sent.is_ok_and(|response| response.status().is_success()) {
-            publish_failures += 1;
+        let to = users[seq % users.len()].clone();
+        let (client, publish_url) = (client.clone(), publish_url.clone());
+        publishes.spawn(async move {
+            let sent_at = Instant::now();
+            let sent = client
+                .post(&*publish_url)
+                .bearer_auth(support::PUBLISH_KEY)
+                .json(&serde_json::json!({"to": to, "kind": "info", "title": marker}))
+                .send()
+                .await;
+            drop(permit);
+            let took = sent_at.elapsed().as_micros() as u64;
+            sent.is_ok_and(|response| response.status().is_success())
+                .then_some(took)
+        });
+    }
+    let mut publish_failures = 0;
+    let mut publish_latencies = Vec::with_capacity(events);
+    while let Some(answered) = publishes.join_next().await {
+        match answered {
+            Ok(Some(took)) => publish_latencies.push(took),
+            _ => publish_failures += 1,
         }
     }
+    publish_latencies.sort_unstable();
     // Each event goes to the streams of one user.
     let per_user = |user: usize| {
         (0..options.streams)
@@ -241,6 +286,8 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
         deliveries_per_sec: deliveries as f64 / elapsed,
         p50_ms: ms(percentile(&latencies, 0.50)),
         p99_ms: ms(percentile(&latencies, 0.99)),
+        publish_p50_ms: ms(percentile(&publish_latencies, 0.50)),
+        publish_p99_ms: ms(percentile(&publish_latencies, 0.99)),
         cpu_us_per_delivery: cpu_after.saturating_sub(cpu_before) as f64 / deliveries.max(1) as f64,
         unique,
         expected,
@@ -250,32 +297,35 @@ async fn run_setup(setup: Setup, options: &Options) -> Option<Outcome> {
 }
 
 fn main() {
-    let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(bench(options));
+    support::block_on(bench(Options::parse()));
 }
 
 async fn bench(options: Options) {
     println!(
-        "scale: {} streams over {} users, {} notifications/s for {} s, through nginx; {} runs",
+        "scale: {} streams over {} users, {:?} notifications/s for {} s, through nginx; {} runs",
         options.streams, options.users, options.rate, options.seconds, options.runs
     );
-    let mut results: Vec<Vec<Outcome>> = options.setups.iter().map(|_| Vec::new()).collect();
+    // Every (setup, rate) pair, in the order the report lists them.
+    let cases: Vec<(Setup, u64)> = options
+        .rate
+        .iter()
+        .flat_map(|&rate| options.setups.iter().map(move |&setup| (setup, rate)))
+        .collect();
+    let mut results: Vec<Vec<Outcome>> = cases.iter().map(|_| Vec::new()).collect();
     for run in 1..=options.runs {
-        for (i, setup) in options.setups.iter().enumerate() {
-            let Some(outcome) = run_setup(*setup, &options).await else {
+        for (i, &(setup, rate)) in cases.iter().enumerate() {
+            let Some(outcome) = run_setup(setup, rate, &options).await else {
                 println!("{}: skipped (redis-server older than 7)", setup.name());
                 continue;
             };
             println!(
-                "run {run} {:<26} {:>8.0} deliveries/s  p50 {:>6.1} ms  p99 {:>7.1} ms  CPU {:>5.1} µs/delivery  delivered {}/{}  duplicates {}  publish failures {}",
+                "run {run} {:<28} {rate:>5}/s {:>8.0} deliveries/s  p50 {:>6.1} ms  p99 {:>7.1} ms  publish p50 {:>5.1} p99 {:>6.1} ms  CPU {:>5.1} µs/delivery  delivered {}/{}  duplicates {}  publish failures {}",
                 setup.name(),
                 outcome.deliveries_per_sec,
                 outcome.p50_ms,
                 outcome.p99_ms,
+                outcome.publish_p50_ms,
+                outcome.publish_p99_ms,
                 outcome.cpu_us_per_delivery,
                 outcome.unique,
                 outcome.expected,
@@ -285,22 +335,29 @@ async fn bench(options: Options) {
             results[i].push(outcome);
         }
     }
-    println!("\nmedians");
-    let baseline = results
-        .first()
-        .map(|outcomes| median(outcomes.iter().map(|o| o.cpu_us_per_delivery).collect()));
-    for (setup, outcomes) in options.setups.iter().zip(&results) {
+    println!("\nmedians (CPU ratio against the first setup at the same rate)");
+    for (&(setup, rate), outcomes) in cases.iter().zip(&results) {
         if outcomes.is_empty() {
             continue;
         }
-        let cpu = median(outcomes.iter().map(|o| o.cpu_us_per_delivery).collect());
+        let pick = |f: fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
+        let cpu = pick(|o| o.cpu_us_per_delivery);
+        let baseline = cases
+            .iter()
+            .zip(&results)
+            .find(|((_, r), o)| *r == rate && !o.is_empty())
+            .map_or(cpu, |(_, o)| {
+                median(o.iter().map(|o| o.cpu_us_per_delivery).collect())
+            });
         println!(
-            "{:<26} {:>8.0} deliveries/s  p99 {:>7.1} ms  CPU {:>5.1} µs/delivery ({:.2}× the first setup)",
+            "{:<28} {rate:>5}/s {:>8.0} deliveries/s  p99 {:>7.1} ms  publish p50 {:>5.1} p99 {:>6.1} ms  CPU {:>5.1} µs/delivery ({:.2}×)",
             setup.name(),
-            median(outcomes.iter().map(|o| o.deliveries_per_sec).collect()),
-            median(outcomes.iter().map(|o| o.p99_ms).collect()),
+            pick(|o| o.deliveries_per_sec),
+            pick(|o| o.p99_ms),
+            pick(|o| o.publish_p50_ms),
+            pick(|o| o.publish_p99_ms),
             cpu,
-            baseline.map_or(1.0, |b| cpu / b),
+            cpu / baseline.max(f64::EPSILON),
         );
     }
 }

@@ -76,6 +76,19 @@ pub fn spawn_belfry(port: u16, redis_url: Option<&str>, extra: &[(&str, &str)]) 
     Process(command.spawn().expect("the server starts"))
 }
 
+/// The multi-threaded tokio runtime an HTTP bench drives its clients on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Runs a bench's `async` body to completion on [`runtime`].
+pub fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    runtime().block_on(body)
+}
+
 /// Waits until `GET {base}{path}` answers 200 (up to 20 s).
 pub async fn wait_ready(client: &reqwest::Client, base: &str, path: &str) {
     for _ in 0..400 {

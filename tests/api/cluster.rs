@@ -234,6 +234,31 @@ fn keep_publishing(
     (accepted, task)
 }
 
+/// Every notification id `user`'s inbox holds, read page by page.
+async fn held_ids(app: &TestApp, user: &str) -> HashSet<String> {
+    let name = belfry::account::model::UserName::parse(user).unwrap();
+    let mut held = HashSet::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = match &before {
+            None => {
+                let snapshot = app.state.inbox.snapshot(&name).await.unwrap();
+                belfry::inbox::model::InboxPage {
+                    notifications: snapshot.notifications,
+                    has_more: snapshot.has_more,
+                }
+            }
+            Some(before) => app.state.inbox.older(&name, before).await.unwrap(),
+        };
+        held.extend(page.notifications.iter().map(|n| n.id.clone()));
+        if !page.has_more {
+            break;
+        }
+        before = page.notifications.last().map(|n| n.id.clone());
+    }
+    held
+}
+
 /// Kills the primary serving `user` while B publishes to them without
 /// pause, and A streams to them. Returns (accepted, lost, refused): lost is
 /// what was answered 201 yet is in no replica's copy after the failover.
@@ -262,26 +287,7 @@ async fn failover_under_load(wait_replicas: u64, user: &'static str) -> (usize, 
     );
 
     // What survived is what the new primary holds.
-    let name = belfry::account::model::UserName::parse(user).unwrap();
-    let mut held = HashSet::new();
-    let mut before: Option<String> = None;
-    loop {
-        let page = match &before {
-            None => {
-                let snapshot = a.state.inbox.snapshot(&name).await.unwrap();
-                belfry::inbox::model::InboxPage {
-                    notifications: snapshot.notifications,
-                    has_more: snapshot.has_more,
-                }
-            }
-            Some(before) => a.state.inbox.older(&name, before).await.unwrap(),
-        };
-        held.extend(page.notifications.iter().map(|n| n.id.clone()));
-        if !page.has_more {
-            break;
-        }
-        before = page.notifications.last().map(|n| n.id.clone());
-    }
+    let held = held_ids(&a, user).await;
     let lost = accepted.iter().filter(|id| !held.contains(*id)).count();
 
     // The stream lived through it: everything accepted after the failover
@@ -302,7 +308,7 @@ async fn failover_under_load(wait_replicas: u64, user: &'static str) -> (usize, 
     sorted.sort_by_key(|id| belfry::wire::EventId::from_text(id));
     assert_eq!(sorted, seen, "delivered in order");
     eprintln!(
-        "failover with WAIT {wait_replicas}: {} publishes accepted, {refused} refused (503 while the slot had no primary), {lost} accepted but lost",
+        "failover with WAIT {wait_replicas}: {} publishes accepted, {refused} refused (503: the slot had no primary or, with WAIT, the promoted one no replica), {lost} accepted but lost",
         accepted.len()
     );
     (accepted.len(), lost, refused)
@@ -370,4 +376,158 @@ async fn a_publish_no_replica_acknowledges_in_time_is_answered_503() {
         .metrics_text()
         .await
         .contains(r#"belfry_engine_publishes_total{outcome="unreplicated"} 1"#));
+}
+
+/// Publishes `title` to `user` with an `Idempotency-Key`.
+async fn publish_keyed(app: &TestApp, user: &str, title: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/notifications"))
+        .bearer_auth(crate::helpers::PUBLISH_KEY)
+        .header("Idempotency-Key", format!("key-{title}"))
+        .json(&json!({ "to": user, "kind": "info", "title": title }))
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// The window asynchronous replication leaves, made deterministic: the
+/// replica of `user`'s primary is frozen and its link cut (`CLIENT KILL
+/// TYPE replica`), so what the primary accepts next reaches no replica; the
+/// primary is then killed and the frozen replica, thawed, takes over
+/// without those writes. Returns the answers to the five publishes made in
+/// the window, the app, the cluster (failed over) and the killed primary's
+/// port.
+async fn publish_into_the_replication_gap(
+    wait_replicas: u64,
+    user: &str,
+) -> Option<(Vec<reqwest::StatusCode>, TestApp, RedisCluster, u16)> {
+    let mut cluster = blocking(RedisCluster::start)?;
+    let mut config = test_config();
+    config.redis_url = Some(cluster.url());
+    config.redis_cluster = true;
+    config.redis_wait_replicas = wait_replicas;
+    config.redis_wait_timeout_ms = 300;
+    let app = spawn_app_with(config).await;
+    assert_eq!(publish_keyed(&app, user, "before").await.status(), 201);
+
+    let slot = blocking(|| cluster.slot_of(&format!("belfry:{{{user}}}:inbox")));
+    let primary = blocking(|| cluster.primary_of_slot(slot)).port;
+    let replica = blocking(|| cluster.replica_of(primary));
+    // Freeze the replica first, so it cannot reconnect and catch up.
+    cluster.node(replica).pause();
+    let killed = cluster
+        .node(primary)
+        .command(&["CLIENT", "KILL", "TYPE", "replica"])
+        .unwrap_or_default();
+    assert!(
+        killed.trim().trim_start_matches(':') == "1",
+        "cut one replica link: {killed}"
+    );
+    let mut answers = Vec::new();
+    for n in 0..5 {
+        answers.push(
+            publish_keyed(&app, user, &format!("gap-{n}"))
+                .await
+                .status(),
+        );
+    }
+    cluster.node_mut(primary).kill();
+    cluster.node(replica).resume();
+    blocking(|| cluster.wait_until_failed_over(slot, primary));
+    Some((answers, app, cluster, primary))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_wait_a_write_acknowledged_before_it_reached_a_replica_is_lost_in_failover() {
+    let user = "gap-user";
+    let Some((answers, app, _cluster, _)) = publish_into_the_replication_gap(0, user).await else {
+        return;
+    };
+    assert!(
+        answers.iter().all(|status| *status == 201),
+        "the primary alone accepts: {answers:?}"
+    );
+    let held = held_ids(&app, user).await;
+    let inbox = app
+        .state
+        .inbox
+        .snapshot(&belfry::account::model::UserName::parse(user).unwrap())
+        .await
+        .unwrap();
+    let titles: Vec<&str> = inbox
+        .notifications
+        .iter()
+        .map(|n| n.title.as_str())
+        .collect();
+    eprintln!(
+        "replication gap with WAIT 0: 5 publishes answered 201, the promoted replica holds {titles:?}: 5 acknowledged and lost"
+    );
+    assert_eq!(
+        titles,
+        ["before"],
+        "the promoted replica has only what was replicated"
+    );
+    assert_eq!(held.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_wait_1_nothing_in_the_replication_gap_is_acknowledged_and_a_retry_stores_it_once() {
+    let user = "gap-durable-user";
+    let Some((answers, app, mut cluster, primary)) =
+        publish_into_the_replication_gap(1, user).await
+    else {
+        return;
+    };
+    assert!(
+        answers.iter().all(|status| *status == 503),
+        "no replica acknowledged, so nothing is acknowledged: {answers:?}"
+    );
+    // The promoted replica has no replica of its own, so `WAIT 1` refuses
+    // every publish until one is back: the failed node, restarted, rejoins
+    // as the new primary's replica.
+    assert_eq!(
+        publish_keyed(&app, user, "gap-0").await.status(),
+        503,
+        "a primary without a replica acknowledges nothing"
+    );
+    blocking(|| {
+        cluster.node_mut(primary).restart();
+        cluster.wait_until_healthy();
+    });
+    // The publisher retries with the same keys, as the 503 tells it to.
+    for n in 0..5 {
+        let title = format!("gap-{n}");
+        let mut status = publish_keyed(&app, user, &title).await.status();
+        for _ in 0..50 {
+            if status == 201 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            status = publish_keyed(&app, user, &title).await.status();
+        }
+        assert_eq!(
+            status, 201,
+            "the retry of {title} is accepted by the new primary"
+        );
+    }
+    let inbox = app
+        .state
+        .inbox
+        .snapshot(&belfry::account::model::UserName::parse(user).unwrap())
+        .await
+        .unwrap();
+    let mut titles: Vec<&str> = inbox
+        .notifications
+        .iter()
+        .map(|n| n.title.as_str())
+        .collect();
+    titles.sort_unstable();
+    eprintln!(
+        "replication gap with WAIT 1: 5 publishes answered 503, retried after the failover: the inbox holds {titles:?}"
+    );
+    assert_eq!(
+        titles,
+        ["before", "gap-0", "gap-1", "gap-2", "gap-3", "gap-4"],
+        "every retried publish is held exactly once"
+    );
 }

@@ -111,3 +111,50 @@ fn nginx_waits_on_a_stream_longer_than_two_heartbeats_and_never_buffers_it() {
     );
     assert!(site.contains("http2"), "TLS serves HTTP/2");
 }
+
+/// systemd's own parser accepts the unit without a warning: a misspelt key
+/// or an unparsable value is only a warning to systemd, which then runs the
+/// unit without it. The binary's path is pointed at a stand-in, since
+/// `verify` also checks that `ExecStart` is executable.
+#[test]
+fn systemd_analyze_verify_accepts_the_unit_without_a_warning() {
+    let Ok(version) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        println!("SKIPPED: systemd-analyze is not installed (Debian: apt-get install systemd)");
+        return;
+    };
+    assert!(version.status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("belfry-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let binary = dir.join("belfry");
+    std::fs::write(&binary, "#!/bin/sh\n").expect("write the stand-in binary");
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the stand-in binary");
+    let unit = deploy_file("belfry@.service");
+    assert!(unit.contains("ExecStart=/opt/belfry/belfry "));
+    let unit = unit.replace(
+        "ExecStart=/opt/belfry/belfry ",
+        &format!("ExecStart={} ", binary.display()),
+    );
+    let path = dir.join("belfry@3000.service");
+    std::fs::write(&path, unit).expect("write the unit");
+    let verdict = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze verify");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&verdict.stdout),
+        String::from_utf8_lossy(&verdict.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(verdict.status.success(), "systemd-analyze verify: {said}");
+    assert!(
+        said.trim().is_empty(),
+        "systemd-analyze verify warned: {said}"
+    );
+}

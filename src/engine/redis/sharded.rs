@@ -61,24 +61,13 @@ impl Watch for ShardedWatch {
         for name in names {
             *self.expected_subscribes.entry(name.clone()).or_default() += 1;
         }
-        // One call per channel: a sharded subscription names one slot.
-        let calls = names.iter().map(|name| {
-            let mut connection = self.connection.clone();
-            async move { connection.ssubscribe(name).await }
-        });
-        let failed = futures::future::join_all(calls)
-            .await
-            .into_iter()
-            .find_map(Result::err);
-        match failed {
-            Some(error) => {
-                for name in names {
-                    self.expected_subscribes.remove(name);
-                }
-                Err(error)
+        let result = per_channel(&self.connection, names, Direction::Subscribe).await;
+        if result.is_err() {
+            for name in names {
+                self.expected_subscribes.remove(name);
             }
-            None => Ok(()),
         }
+        result
     }
 
     async fn unwatch(&mut self, names: &[String]) -> redis::RedisResult<()> {
@@ -86,16 +75,38 @@ impl Watch for ShardedWatch {
             self.expected_subscribes.remove(name);
             *self.expected_unsubscribes.entry(name.clone()).or_default() += 1;
         }
-        let calls = names.iter().map(|name| {
-            let mut connection = self.connection.clone();
-            async move { connection.sunsubscribe(name).await }
-        });
-        let failed = futures::future::join_all(calls)
-            .await
-            .into_iter()
-            .find_map(Result::err);
-        failed.map_or(Ok(()), Err)
+        per_channel(&self.connection, names, Direction::Unsubscribe).await
     }
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// `SSUBSCRIBE` or `SUNSUBSCRIBE` each of `names`, side by side: a sharded
+/// subscription names one slot, so every channel gets a call of its own.
+/// The first error, if any, after all have answered.
+async fn per_channel(
+    connection: &ClusterConnection,
+    names: &[String],
+    direction: Direction,
+) -> redis::RedisResult<()> {
+    let calls = names.iter().map(|name| {
+        let mut connection = connection.clone();
+        async move {
+            match direction {
+                Direction::Subscribe => connection.ssubscribe(name).await,
+                Direction::Unsubscribe => connection.sunsubscribe(name).await,
+            }
+        }
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), Err)
 }
 
 /// The channel a push is about, if it names one.
