@@ -1,6 +1,7 @@
 // The deployment path: Debian's nginx, configured with deploy/nginx/, in
 // front of three instances on one Redis, each run from outside the
-// repository (BELFRY_SITE_ROOT). The browser only ever talks to nginx.
+// repository (BELFRY_SITE_ROOT). The browser only ever talks to nginx:
+// over plain HTTP, and over belfry.conf's TLS block with HTTP/2.
 import { expect, test, type Page } from '@playwright/test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -126,4 +127,38 @@ test('killing the instance a browser is on moves it to another through nginx, lo
   expect(text).toContain(`id: ${secondId}`);
   expect(text).not.toContain(`id: ${firstId}`);
   await page.context().close();
+});
+
+test("over belfry.conf's TLS block the browser speaks HTTP/2, and its event stream shares the page's connection", async ({
+  browser,
+  request,
+}) => {
+  const carol = uniqueName('carol');
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await signIn(page, carol, proxy.tlsUrl);
+  const protocols = await page.evaluate(() =>
+    performance.getEntriesByType('navigation').map((entry) => (entry as PerformanceNavigationTiming).nextHopProtocol),
+  );
+  expect(protocols).toEqual(['h2']);
+
+  // The stream is live over HTTP/2 through nginx (buffering off on h2 too).
+  const live = instances.find((i) => i.process.exitCode === null && i.process.signalCode === null)!;
+  await publish(request, carol, 'Over HTTP/2', {}, live.url);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Over HTTP/2' })).toBeVisible();
+  await context.close();
+
+  // nginx logs a request when it ends: closing the browser ended the stream.
+  let log: string[] = [];
+  await expect(async () => {
+    log = proxy.tlsAccessLog().trim().split('\n');
+    expect(log.some((line) => line.includes(' /api/sse/'))).toBe(true);
+  }).toPass();
+  const lines = log.map((line) => line.split(' '));
+  expect(lines.filter((line) => line[1] !== 'HTTP/2.0')).toEqual([]);
+  // The page, its assets and its server functions came over the stream's
+  // connection: one TCP connection per browser, not one per request.
+  const stream = lines.find((line) => line[3].startsWith('/api/sse/'))!;
+  const others = lines.filter((line) => line !== stream && line[0] === stream[0]);
+  expect(others.length).toBeGreaterThan(0);
 });

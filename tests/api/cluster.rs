@@ -378,6 +378,13 @@ async fn a_publish_no_replica_acknowledges_in_time_is_answered_503() {
         .contains(r#"belfry_engine_publishes_total{outcome="unreplicated"} 1"#));
 }
 
+/// The titles in `user`'s inbox snapshot, newest first.
+async fn inbox_titles(app: &TestApp, user: &str) -> Vec<String> {
+    let name = belfry::account::model::UserName::parse(user).unwrap();
+    let inbox = app.state.inbox.snapshot(&name).await.unwrap();
+    inbox.notifications.into_iter().map(|n| n.title).collect()
+}
+
 /// Publishes `title` to `user` with an `Idempotency-Key`.
 async fn publish_keyed(app: &TestApp, user: &str, title: &str) -> reqwest::Response {
     app.client
@@ -448,17 +455,7 @@ async fn without_wait_a_write_acknowledged_before_it_reached_a_replica_is_lost_i
         "the primary alone accepts: {answers:?}"
     );
     let held = held_ids(&app, user).await;
-    let inbox = app
-        .state
-        .inbox
-        .snapshot(&belfry::account::model::UserName::parse(user).unwrap())
-        .await
-        .unwrap();
-    let titles: Vec<&str> = inbox
-        .notifications
-        .iter()
-        .map(|n| n.title.as_str())
-        .collect();
+    let titles = inbox_titles(&app, user).await;
     eprintln!(
         "replication gap with WAIT 0: 5 publishes answered 201, the promoted replica holds {titles:?}: 5 acknowledged and lost"
     );
@@ -510,17 +507,7 @@ async fn with_wait_1_nothing_in_the_replication_gap_is_acknowledged_and_a_retry_
             "the retry of {title} is accepted by the new primary"
         );
     }
-    let inbox = app
-        .state
-        .inbox
-        .snapshot(&belfry::account::model::UserName::parse(user).unwrap())
-        .await
-        .unwrap();
-    let mut titles: Vec<&str> = inbox
-        .notifications
-        .iter()
-        .map(|n| n.title.as_str())
-        .collect();
+    let mut titles = inbox_titles(&app, user).await;
     titles.sort_unstable();
     eprintln!(
         "replication gap with WAIT 1: 5 publishes answered 503, retried after the failover: the inbox holds {titles:?}"

@@ -1,16 +1,23 @@
 // Debian's nginx in front of several Belfry instances, configured with the
 // repository's own deploy/nginx files: the upstream blocks of belfry.conf
-// (their server lines pointed at the test's instances) and locations.conf
-// included as it is. Started on a free port in a private directory, stopped
-// by PID.
-import { spawn } from 'node:child_process';
+// (their server lines pointed at the test's instances), its TLS server
+// block (on a free port, with a self-signed certificate made by openssl)
+// and locations.conf included as it is. Started on free ports in a private
+// directory, stopped by PID.
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, repoRoot } from './server';
 
 export interface RunningNginx {
+  /** Plain HTTP: a server block that only includes locations.conf. */
   url: string;
+  /** HTTPS with HTTP/2: belfry.conf's own TLS server block. */
+  tlsUrl: string;
+  /** The TLS block's access log so far, one line per finished request:
+   * `<connection number> <protocol> <method> <path>`. */
+  tlsAccessLog(): string;
   /** Stops nginx (SIGTERM by PID) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -34,10 +41,42 @@ function upstreams(ports: number[]): string {
     .join('\n');
 }
 
+/** The `server` block of deploy/nginx/belfry.conf that listens on 443,
+ * moved to `port` on 127.0.0.1, with the certificate in `dir`, the
+ * repository's locations.conf and an access log naming each request's
+ * connection and protocol. */
+function tlsServer(port: number, dir: string): string {
+  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
+  const block = (site.match(/^server {[\s\S]*?^}/gm) ?? []).find((b) => /listen 443 /.test(b));
+  if (!block) throw new Error('deploy/nginx/belfry.conf should have a server block listening on 443');
+  const replaced = block
+    .replace(/^\s*listen \[::\]:443 .*;\n/m, '')
+    .replace(/^(\s*)listen 443 (.*);$/m, `$1listen 127.0.0.1:${port} $2;`)
+    .replace(/^(\s*)ssl_certificate .*;$/m, `$1ssl_certificate ${dir}/cert.pem;`)
+    .replace(/^(\s*)ssl_certificate_key .*;$/m, `$1ssl_certificate_key ${dir}/key.pem;`)
+    .replace(/^(\s*)include \S*locations\.conf;$/m, `$1include ${deployDir}/locations.conf;`)
+    .replace(/{/, `{\n    access_log ${dir}/tls-access.log belfry_connections;`);
+  for (const wanted of [`listen 127.0.0.1:${port} `, `${dir}/cert.pem`, `${dir}/key.pem`, `${deployDir}/locations.conf`]) {
+    if (!replaced.includes(wanted)) throw new Error(`could not adapt the TLS server block (${wanted}): ${block}`);
+  }
+  return replaced;
+}
+
+/** A self-signed certificate for 127.0.0.1, made by Debian's openssl. */
+function selfSignedCertificate(dir: string): void {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+}
+
 export async function startNginx(ports: number[]): Promise<RunningNginx> {
   const port = await freePort();
+  const tlsPort = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'belfry-e2e-nginx-'));
   chmodSync(dir, 0o755);
+  selfSignedCertificate(dir);
   // Workers run as nobody when the master is root: give them temp space.
   for (const temp of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     mkdirSync(path.join(dir, temp));
@@ -51,6 +90,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  log_format belfry_connections '$connection $server_protocol $request_method $uri';
   client_body_temp_path ${dir}/client;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -61,6 +101,7 @@ ${upstreams(ports)}
     listen 127.0.0.1:${port};
     include ${deployDir}/locations.conf;
   }
+${tlsServer(tlsPort, dir)}
 }
 `;
   writeFileSync(path.join(dir, 'nginx.conf'), conf);
@@ -86,6 +127,14 @@ ${upstreams(ports)}
   }
   return {
     url,
+    tlsUrl: `https://127.0.0.1:${tlsPort}`,
+    tlsAccessLog: () => {
+      try {
+        return readFileSync(path.join(dir, 'tls-access.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
