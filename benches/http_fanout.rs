@@ -30,7 +30,7 @@ mod redis_server;
 mod support;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use redis_server::{free_port, RedisServer};
-use support::sse_client::{open_stream, spawn_readers, tally, Tally};
+use support::sse_client::{await_deliveries, open_stream, spawn_readers, tally, Tally};
 use support::{median, percentile, rss_kib, spawn_belfry, wait_ready, Process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -319,10 +319,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         }
     }
     let expected = events * options.streams;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (delivered.load(Ordering::Relaxed) as usize) < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    await_deliveries(&delivered, expected, Duration::from_secs(10)).await;
     let _ = stop.send(true);
     let Tally {
         latencies,

@@ -41,7 +41,7 @@ use clap::{Parser, ValueEnum};
 use futures::StreamExt;
 use redis_cluster::RedisCluster;
 use redis_server::{free_port, RedisServer};
-use support::sse_client::{open_stream, spawn_readers, tally, Tally};
+use support::sse_client::{await_deliveries, open_stream, spawn_readers, tally, Tally};
 use support::{median, percentile, spawn_belfry, wait_ready, Process};
 use tokio::sync::watch;
 
@@ -265,10 +265,7 @@ async fn run_setup(setup: Setup, rate: u64, options: &Options) -> Option<Outcome
             .count()
     };
     let expected: usize = (0..events).map(|seq| per_user(seq % users.len())).sum();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (delivered.load(Ordering::Relaxed) as usize) < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    await_deliveries(&delivered, expected, Duration::from_secs(10)).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after: u64 = pids.iter().map(|pid| cpu_micros(*pid)).sum();
     let deliveries = delivered.load(Ordering::Relaxed) - delivered_before;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -165,4 +165,13 @@ pub async fn tally(readers: Vec<tokio::task::JoinHandle<Received>>) -> Tally {
     }
     tally.latencies.sort_unstable();
     tally
+}
+
+/// Waits until the readers have counted `expected` deliveries in
+/// `delivered`, or `within` has passed (what is missing then is lost).
+pub async fn await_deliveries(delivered: &AtomicU64, expected: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while (delivered.load(Ordering::Relaxed) as usize) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
