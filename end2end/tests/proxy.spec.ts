@@ -1,7 +1,8 @@
 // The deployment path: Debian's nginx, configured with deploy/nginx/, in
 // front of three instances on one Redis, each run from outside the
 // repository (BELFRY_SITE_ROOT). The browser only ever talks to nginx:
-// over plain HTTP, and over belfry.conf's TLS block with HTTP/2.
+// over plain HTTP, and over belfry.conf's TLS block with HTTP/2 (its
+// plain-HTTP block only redirects there).
 import { expect, test, type Page } from '@playwright/test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,4 +165,12 @@ test("over belfry.conf's TLS block the browser speaks HTTP/2, and its event stre
   const stream = lines.find((line) => line[3].startsWith('/api/sse/'))!;
   const others = lines.filter((line) => line !== stream && line[0] === stream[0]);
   expect(others.length).toBeGreaterThan(0);
+});
+
+test("belfry.conf's plain-HTTP block only redirects to HTTPS, keeping the path and query", async () => {
+  for (const target of ['/notifications?from=mail', '/api/sse/inbox', '/api/notifications']) {
+    const response = await fetch(`${proxy.redirectUrl}${target}`, { redirect: 'manual' });
+    expect(response.status).toBe(301);
+    expect(response.headers.get('location')).toBe(`https://127.0.0.1${target}`);
+  }
 });

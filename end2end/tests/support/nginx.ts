@@ -1,8 +1,8 @@
 // Debian's nginx in front of several Belfry instances, configured with the
 // repository's own deploy/nginx files: the upstream blocks of belfry.conf
 // (their server lines pointed at the test's instances), its TLS server
-// block (on a free port, with a self-signed certificate made by openssl)
-// and locations.conf included as it is. Started on free ports in a private
+// block (on a free port, with a self-signed certificate made by openssl),
+// its plain-HTTP block that redirects, and locations.conf included as it is. Started on free ports in a private
 // directory, stopped by PID.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ export interface RunningNginx {
   url: string;
   /** HTTPS with HTTP/2: belfry.conf's own TLS server block. */
   tlsUrl: string;
+  /** belfry.conf's own plain-HTTP server block (it only redirects). */
+  redirectUrl: string;
   /** The TLS block's access log so far, one line per finished request:
    * `<connection number> <protocol> <method> <path>`. */
   tlsAccessLog(): string;
@@ -62,6 +64,15 @@ function tlsServer(port: number, dir: string): string {
   return replaced;
 }
 
+/** The `server` block of deploy/nginx/belfry.conf that listens on 80,
+ * moved to `port` on 127.0.0.1. */
+function redirectServer(port: number): string {
+  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
+  const block = (site.match(/^server {[\s\S]*?^}/gm) ?? []).find((b) => /listen 80;/.test(b));
+  if (!block) throw new Error('deploy/nginx/belfry.conf should have a server block listening on 80');
+  return block.replace(/^\s*listen \[::\]:80;\n/m, '').replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`);
+}
+
 /** A self-signed certificate for 127.0.0.1, made by Debian's openssl. */
 function selfSignedCertificate(dir: string): void {
   execFileSync('openssl', [
@@ -74,6 +85,7 @@ function selfSignedCertificate(dir: string): void {
 export async function startNginx(ports: number[]): Promise<RunningNginx> {
   const port = await freePort();
   const tlsPort = await freePort();
+  const redirectPort = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'belfry-e2e-nginx-'));
   chmodSync(dir, 0o755);
   selfSignedCertificate(dir);
@@ -102,6 +114,7 @@ ${upstreams(ports)}
     include ${deployDir}/locations.conf;
   }
 ${tlsServer(tlsPort, dir)}
+${redirectServer(redirectPort)}
 }
 `;
   writeFileSync(path.join(dir, 'nginx.conf'), conf);
@@ -128,6 +141,7 @@ ${tlsServer(tlsPort, dir)}
   return {
     url,
     tlsUrl: `https://127.0.0.1:${tlsPort}`,
+    redirectUrl: `http://127.0.0.1:${redirectPort}`,
     tlsAccessLog: () => {
       try {
         return readFileSync(path.join(dir, 'tls-access.log'), 'utf8');
