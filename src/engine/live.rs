@@ -3,8 +3,10 @@
 //!
 //! Owns the ordering between a replay (or snapshot) and the live feed, the
 //! de-duplication across that seam, and what happens when a subscriber lags:
-//! resync from history, or [`Delivery::Reset`] when history no longer covers
-//! the gap. It must not frame responses or know what a channel means.
+//! resync from history (retried while the engine errs, for about
+//! [`RESYNC_PATIENCE`]), or [`Delivery::Reset`] when history no longer
+//! covers the gap or the engine stays unreachable. It must not frame
+//! responses or know what a channel means.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,6 +20,16 @@ use super::{EngineError, Event, EventId, History, SharedEngine, Subscription};
 /// Followers that resync because the engine's feed was interrupted start
 /// their history reads at random moments within this window.
 pub const RESYNC_SPREAD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long a resync keeps trying while the engine errs (a Redis Cluster
+/// failing over, a reconnect racing the read) before the stream is reset:
+/// the first retry after [`RESYNC_RETRY_FIRST`], each wait twice the last,
+/// so about 3 s in all. Meanwhile the stream stays open, rather than every
+/// stream of the channel reconnecting at once.
+pub const RESYNC_PATIENCE: std::time::Duration = std::time::Duration::from_millis(3_100);
+
+/// The first wait between resync attempts; see [`RESYNC_PATIENCE`].
+pub const RESYNC_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How a follower starts, decided by [`follow`].
 #[derive(Debug, Clone)]
@@ -239,17 +251,29 @@ impl Deliveries {
     }
 
     /// Refills the backlog from history after the cursor; false when the gap
-    /// can no longer be covered.
+    /// can no longer be covered, or the engine still errs after
+    /// [`RESYNC_PATIENCE`].
     async fn resync(&mut self) -> bool {
-        match self.engine.history_after(&self.channel, self.cursor).await {
-            Ok(History::Events(events)) => {
-                self.backlog.extend(events);
-                true
-            }
-            Ok(History::Gone) => false,
-            Err(error) => {
-                tracing::warn!(channel = %self.channel, %error, "resync failed");
-                false
+        let mut waited = std::time::Duration::ZERO;
+        let mut wait = RESYNC_RETRY_FIRST;
+        loop {
+            match self.engine.history_after(&self.channel, self.cursor).await {
+                Ok(History::Events(events)) => {
+                    self.backlog.extend(events);
+                    return true;
+                }
+                Ok(History::Gone) => return false,
+                Err(error) if waited + wait <= RESYNC_PATIENCE => {
+                    tracing::debug!(channel = %self.channel, %error, "resync failed; retrying");
+                    // Boxed, like the spread above: only outages take it.
+                    Box::pin(tokio::time::sleep(wait + crate::jitter::below(wait / 4))).await;
+                    waited += wait;
+                    wait *= 2;
+                }
+                Err(error) => {
+                    tracing::warn!(channel = %self.channel, %error, "resync failed; resetting the stream");
+                    return false;
+                }
             }
         }
     }
