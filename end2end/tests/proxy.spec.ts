@@ -37,11 +37,16 @@ test.afterAll(async () => {
   await redis?.stop();
 });
 
+/** Whether `instance` is still running (a test kills one). */
+function isAlive(instance: RunningServer): boolean {
+  return instance.process.exitCode === null && instance.process.signalCode === null;
+}
+
 /** Open SSE streams on each live instance, by its /metrics. */
 async function openStreams(): Promise<Map<RunningServer, number>> {
   const counts = new Map<RunningServer, number>();
   for (const instance of instances) {
-    if (instance.process.exitCode !== null || instance.process.signalCode !== null) continue;
+    if (!isAlive(instance)) continue;
     const text = await (await fetch(`${instance.url}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith('belfry_sse_open_streams '));
     counts.set(instance, Number(line?.split(' ')[1] ?? 0));
@@ -147,7 +152,7 @@ test("over belfry.conf's TLS block the browser speaks HTTP/2, and its event stre
   expect(protocols).toEqual(['h2']);
 
   // The stream is live over HTTP/2 through nginx (buffering off on h2 too).
-  const live = instances.find((i) => i.process.exitCode === null && i.process.signalCode === null)!;
+  const live = instances.find(isAlive)!;
   await publish(request, carol, 'Over HTTP/2', {}, live.url);
   await expect(page.getByTestId('toast').filter({ hasText: 'Over HTTP/2' })).toBeVisible();
   await context.close();

@@ -347,17 +347,7 @@ async fn a_publish_no_replica_acknowledges_in_time_is_answered_503() {
     // Freeze the replica of the user's primary: the write lands, the
     // acknowledgement never comes.
     let primary = blocking(|| cluster.primary_of_user(user));
-    let replica = blocking(|| {
-        let info = cluster
-            .node(primary.port)
-            .command(&["INFO", "replication"])
-            .unwrap();
-        info.lines()
-            .find_map(|line| line.strip_prefix("slave0:"))
-            .and_then(|fields| fields.split(',').find_map(|f| f.strip_prefix("port=")))
-            .and_then(|port| port.parse::<u16>().ok())
-            .expect("a replica of the primary")
-    });
+    let replica = blocking(|| cluster.replica_of(primary.port));
     cluster.node(replica).pause();
     let response = app
         .publish(json!({ "to": user, "kind": "info", "title": "unreplicated" }))
@@ -387,14 +377,11 @@ async fn inbox_titles(app: &TestApp, user: &str) -> Vec<String> {
 
 /// Publishes `title` to `user` with an `Idempotency-Key`.
 async fn publish_keyed(app: &TestApp, user: &str, title: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/notifications"))
-        .bearer_auth(crate::helpers::PUBLISH_KEY)
-        .header("Idempotency-Key", format!("key-{title}"))
-        .json(&json!({ "to": user, "kind": "info", "title": title }))
-        .send()
-        .await
-        .expect("request sent")
+    app.publish_with_key(
+        &format!("key-{title}"),
+        &json!({ "to": user, "kind": "info", "title": title }),
+    )
+    .await
 }
 
 /// The window asynchronous replication leaves, made deterministic: the

@@ -52,6 +52,19 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `POST /api/notifications` with the publisher key, an
+    /// `Idempotency-Key` and a JSON body: a publisher's retryable publish.
+    pub async fn publish_with_key(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/notifications"))
+            .bearer_auth(PUBLISH_KEY)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Publishes one notification to `to` and returns its id.
     pub async fn notify(&self, to: &str, title: &str) -> String {
         let response = self

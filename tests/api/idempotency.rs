@@ -15,17 +15,6 @@ use rstest_reuse::apply;
 
 use crate::on_both_engines;
 
-async fn publish_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/notifications"))
-        .bearer_auth(PUBLISH_KEY)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("request sent")
-}
-
 /// How many notifications titled `title` `user`'s inbox holds.
 async fn copies(app: &TestApp, user: &str, title: &str) -> usize {
     let user = UserName::parse(user).unwrap();
@@ -49,11 +38,11 @@ async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(
 ) {
     let app = spawn_on(engine).await;
     let body = json!({"to": ["alice", "bob"], "kind": "info", "title": "Once"});
-    let first = publish_with_key(&app, "order-17-shipped", &body).await;
+    let first = app.publish_with_key("order-17-shipped", &body).await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
     for _ in 0..3 {
-        let again = publish_with_key(&app, "order-17-shipped", &body).await;
+        let again = app.publish_with_key("order-17-shipped", &body).await;
         assert_eq!(again.status(), 201);
         assert_eq!(
             again.json::<Value>().await.unwrap(),
@@ -64,7 +53,7 @@ async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(
     assert_eq!(copies(&app, "alice", "Once").await, 1);
     assert_eq!(copies(&app, "bob", "Once").await, 1);
 
-    let other_key = publish_with_key(&app, "order-18-shipped", &body).await;
+    let other_key = app.publish_with_key("order-18-shipped", &body).await;
     assert_eq!(
         other_key.status(),
         201,
@@ -78,15 +67,15 @@ async fn a_retry_with_the_same_key_returns_the_first_answer_and_stores_nothing(
 async fn the_same_key_with_another_body_gets_422_and_stores_nothing(#[case] engine: EngineKind) {
     let app = spawn_on(engine).await;
     let body = json!({"to": "alice", "kind": "info", "title": "First"});
-    assert_eq!(publish_with_key(&app, "k-1", &body).await.status(), 201);
+    assert_eq!(app.publish_with_key("k-1", &body).await.status(), 201);
     let changed = json!({"to": "alice", "kind": "info", "title": "Second"});
-    let refused = publish_with_key(&app, "k-1", &changed).await;
+    let refused = app.publish_with_key("k-1", &changed).await;
     assert_eq!(refused.status(), 422);
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["error"]["code"], "unprocessable");
     assert_eq!(copies(&app, "alice", "Second").await, 0);
 
-    let malformed = publish_with_key(&app, "", &body).await;
+    let malformed = app.publish_with_key("", &body).await;
     assert_eq!(malformed.status(), 400);
     let error: Value = malformed.json().await.unwrap();
     assert_eq!(error["error"]["field"], "Idempotency-Key");
@@ -171,7 +160,7 @@ async fn a_retry_after_a_publish_that_failed_partway_delivers_each_recipient_exa
     // stores 25 notifications, then fails.
     redis.command(&["SET", "belfry:{part25}:inbox", "not a stream"]);
     let body = json!({"to": users, "kind": "warning", "title": "Partway"});
-    let failed = publish_with_key(&app, "batch-1", &body).await;
+    let failed = app.publish_with_key("batch-1", &body).await;
     assert!(failed.status().is_server_error(), "{}", failed.status());
     let stored_before: usize = {
         let mut stored = 0;
@@ -183,7 +172,7 @@ async fn a_retry_after_a_publish_that_failed_partway_delivers_each_recipient_exa
     assert_eq!(stored_before, 25, "the first 25 got it");
 
     redis.command(&["DEL", "belfry:{part25}:inbox"]);
-    let retried = publish_with_key(&app, "batch-1", &body).await;
+    let retried = app.publish_with_key("batch-1", &body).await;
     assert_eq!(retried.status(), 201);
     let ids: Value = retried.json().await.unwrap();
     assert_eq!(ids["ids"].as_array().unwrap().len(), 50);
@@ -252,7 +241,7 @@ async fn redis_killed_in_the_middle_of_a_50_recipient_publish_then_a_retry_leave
         }
         let mut retried = None;
         for _ in 0..100 {
-            let response = publish_with_key(&app, &key, &body).await;
+            let response = app.publish_with_key(&key, &body).await;
             if response.status() == 201 {
                 retried = Some(response);
                 break;

@@ -238,13 +238,12 @@ impl RedisCluster {
     /// Waits until a node other than the one on `old` serves `slot` and
     /// the cluster is healthy again.
     pub fn wait_until_failed_over(&self, slot: u16, old: u16) {
-        let port = old;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let promoted = self.topology().into_iter().any(|node| {
                 node.primary
                     && !node.failed
-                    && node.port != port
+                    && node.port != old
                     && node.slots.iter().any(|(a, b)| (*a..=*b).contains(&slot))
             });
             if promoted && self.is_ok() {

@@ -2,8 +2,8 @@
 // repository's own deploy/nginx files: the upstream blocks of belfry.conf
 // (their server lines pointed at the test's instances), its TLS server
 // block (on a free port, with a self-signed certificate made by openssl),
-// its plain-HTTP block that redirects, and locations.conf included as it is. Started on free ports in a private
-// directory, stopped by PID.
+// its plain-HTTP block that redirects, and locations.conf included as it
+// is. Started on free ports in a private directory, stopped by PID.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,8 +28,7 @@ const deployDir = path.join(repoRoot, 'deploy', 'nginx');
 
 /** The `upstream` blocks of deploy/nginx/belfry.conf, each listing `ports`
  * with the parameters the file gives its servers. */
-function upstreams(ports: number[]): string {
-  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
+function upstreams(site: string, ports: number[]): string {
   const blocks = site.match(/^upstream [\s\S]*?^}/gm) ?? [];
   if (blocks.length !== 2) throw new Error('deploy/nginx/belfry.conf should have two upstream blocks');
   return blocks
@@ -43,14 +42,21 @@ function upstreams(ports: number[]): string {
     .join('\n');
 }
 
+/** The `server` block of deploy/nginx/belfry.conf (`site`) whose first
+ * `listen` names `port`. */
+function serverBlock(site: string, port: number): string {
+  const listens = new RegExp(`^\\s*listen ${port}[ ;]`, 'm');
+  const block = (site.match(/^server {[\s\S]*?^}/gm) ?? []).find((b) => listens.test(b));
+  if (!block) throw new Error(`deploy/nginx/belfry.conf should have a server block listening on ${port}`);
+  return block;
+}
+
 /** The `server` block of deploy/nginx/belfry.conf that listens on 443,
  * moved to `port` on 127.0.0.1, with the certificate in `dir`, the
  * repository's locations.conf and an access log naming each request's
  * connection and protocol. */
-function tlsServer(port: number, dir: string): string {
-  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
-  const block = (site.match(/^server {[\s\S]*?^}/gm) ?? []).find((b) => /listen 443 /.test(b));
-  if (!block) throw new Error('deploy/nginx/belfry.conf should have a server block listening on 443');
+function tlsServer(site: string, port: number, dir: string): string {
+  const block = serverBlock(site, 443);
   const replaced = block
     .replace(/^\s*listen \[::\]:443 .*;\n/m, '')
     .replace(/^(\s*)listen 443 (.*);$/m, `$1listen 127.0.0.1:${port} $2;`)
@@ -66,11 +72,8 @@ function tlsServer(port: number, dir: string): string {
 
 /** The `server` block of deploy/nginx/belfry.conf that listens on 80,
  * moved to `port` on 127.0.0.1. */
-function redirectServer(port: number): string {
-  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
-  const block = (site.match(/^server {[\s\S]*?^}/gm) ?? []).find((b) => /listen 80;/.test(b));
-  if (!block) throw new Error('deploy/nginx/belfry.conf should have a server block listening on 80');
-  return block.replace(/^\s*listen \[::\]:80;\n/m, '').replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`);
+function redirectServer(site: string, port: number): string {
+  return serverBlock(site, 80).replace(/^\s*listen \[::\]:80;\n/m, '').replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`);
 }
 
 /** A self-signed certificate for 127.0.0.1, made by Debian's openssl. */
@@ -86,6 +89,7 @@ export async function startNginx(ports: number[]): Promise<RunningNginx> {
   const port = await freePort();
   const tlsPort = await freePort();
   const redirectPort = await freePort();
+  const site = readFileSync(path.join(deployDir, 'belfry.conf'), 'utf8');
   const dir = mkdtempSync(path.join(tmpdir(), 'belfry-e2e-nginx-'));
   chmodSync(dir, 0o755);
   selfSignedCertificate(dir);
@@ -108,13 +112,13 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-${upstreams(ports)}
+${upstreams(site, ports)}
   server {
     listen 127.0.0.1:${port};
     include ${deployDir}/locations.conf;
   }
-${tlsServer(tlsPort, dir)}
-${redirectServer(redirectPort)}
+${tlsServer(site, tlsPort, dir)}
+${redirectServer(site, redirectPort)}
 }
 `;
   writeFileSync(path.join(dir, 'nginx.conf'), conf);
