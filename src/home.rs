@@ -1,23 +1,23 @@
 //! `/`: what Belfry is, and the live server clock.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::clock::card::ClockCard;
-use crate::ui::page_heading::PageHeading;
+use crate::ui::page_shell::{PageShell, PageText};
+
+const PAGE: PageText = PageText::new(
+    "Live clock",
+    "Real-time, by Server-Sent Events",
+    "Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response.",
+);
 
 /// The home page: an introduction, then the live clock.
 #[component]
 pub fn HomePage() -> impl IntoView {
     view! {
-        <Title text="Belfry · Live clock" />
-        <div class="space-y-6">
-            <PageHeading
-                title="Real-time, by Server-Sent Events"
-                lead="Belfry is a notification center for web apps. This clock is pushed by the server every second over one long-lived HTTP response."
-            />
+        <PageShell text=PAGE>
             <LiveClock />
-        </div>
+        </PageShell>
     }
 }
 

@@ -2,11 +2,16 @@
 //!
 //! Each test in `suite` takes a factory that builds a fresh engine with a
 //! given history cap and live buffer; the `engines` template runs it once
-//! per engine. The Redis engine gets a private `redis-server` per
-//! test; `redis_only` holds what only a networked engine can be asked.
+//! per engine: in-process, one Redis, and a Redis Cluster (3 primaries
+//! with a replica each, sharded Pub/Sub), so every guarantee in
+//! `engine/mod.rs` is checked on all three. The Redis engines get a private
+//! `redis-server` (or cluster) per test; `redis_only` holds what only a
+//! networked engine can be asked.
 
 #[path = "support/eventually.rs"]
 mod eventually;
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -26,6 +31,7 @@ use rstest_reuse::{apply, template};
 pub struct Fixture {
     pub engine: SharedEngine,
     _redis: Option<RedisServer>,
+    _cluster: Option<redis_cluster::RedisCluster>,
 }
 
 /// Builds a fresh engine: (history cap, live buffer) → engine.
@@ -39,6 +45,7 @@ fn memory_engine(history_cap: usize, live_buffer: usize) -> Fixture {
             ..MemoryConfig::default()
         })),
         _redis: None,
+        _cluster: None,
     }
 }
 
@@ -54,16 +61,38 @@ fn redis_engine(history_cap: usize, live_buffer: usize) -> Fixture {
     Fixture {
         engine: Arc::new(engine),
         _redis: Some(server),
+        _cluster: None,
     }
 }
 
-/// Every test of `suite` runs once per engine: `suite::<test>::case_1_memory`
-/// and `suite::<test>::case_2_redis`. A test names the template once, so
-/// none can be left out of an engine.
+fn cluster_engine(history_cap: usize, live_buffer: usize) -> Fixture {
+    let Some(cluster) = redis_cluster::RedisCluster::start() else {
+        // Below Redis 7 (no sharded Pub/Sub): the one-Redis case stands in.
+        return redis_engine(history_cap, live_buffer);
+    };
+    let engine = RedisEngine::connect(&RedisConfig {
+        url: cluster.url(),
+        cluster: true,
+        history_cap,
+        live_buffer,
+        ..RedisConfig::default()
+    })
+    .expect("a Redis Cluster engine");
+    Fixture {
+        engine: Arc::new(engine),
+        _redis: None,
+        _cluster: Some(cluster),
+    }
+}
+
+/// Every test of `suite` runs once per engine: `suite::<test>::case_1_memory`,
+/// `suite::<test>::case_2_redis` and `suite::<test>::case_3_cluster`. A test
+/// names the template once, so none can be left out of an engine.
 #[template]
 #[rstest]
 #[case::memory(memory_engine as Factory)]
 #[case::redis(redis_engine as Factory)]
+#[case::cluster(cluster_engine as Factory)]
 fn engines(#[case] make: Factory) {}
 
 mod suite {

@@ -60,6 +60,8 @@ pub fn spawn_belfry(port: u16, redis_url: Option<&str>, extra: &[(&str, &str)]) 
         .env("BELFRY_LOG", "warn")
         .env("BELFRY_MAX_STREAMS", "0")
         .env("BELFRY_MAX_STREAMS_PER_USER", "0")
+        .env("BELFRY_MAX_STREAMS_PER_IP", "0")
+        .env("BELFRY_MAX_ANONYMOUS_STREAMS", "0")
         .env("BELFRY_PUBLISH_RATE", "0")
         .stdout(Stdio::null());
     if let Some(url) = redis_url {

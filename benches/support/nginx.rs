@@ -1,7 +1,9 @@
 //! Debian's nginx in front of the instances a bench starts, configured with
 //! the repository's deploy/nginx files, as end2end/tests/support/nginx.ts
 //! does for the browser tests: belfry.conf's upstream blocks (their server
-//! lines pointed at the bench's instances) and locations.conf as it is.
+//! lines pointed at the bench's instances, and its `limit_conn_zone`) and
+//! locations.conf without its per-address `limit_conn`: every reader of a
+//! bench comes from 127.0.0.1.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -50,7 +52,10 @@ fn upstreams(ports: &[u16]) -> String {
     let mut block: Option<String> = None;
     let mut servers_listed = false;
     for line in site.lines() {
-        if line.starts_with("upstream ") {
+        if line.starts_with("limit_conn_zone ") {
+            out.push_str(line);
+            out.push('\n');
+        } else if line.starts_with("upstream ") {
             block = Some(format!("{line}\n"));
             servers_listed = false;
         } else if let Some(current) = block.as_mut() {
@@ -90,7 +95,19 @@ pub fn start(ports: &[u16], free_port: u16) -> Nginx {
         .arg(&dir)
         .status();
     let d = dir.display();
-    let locations = format!("{}/deploy/nginx/locations.conf", env!("CARGO_MANIFEST_DIR"));
+    let locations = std::fs::read_to_string(format!(
+        "{}/deploy/nginx/locations.conf",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("deploy/nginx/locations.conf");
+    let locations: String = locations
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("limit_conn "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(dir.join("locations.conf"), locations).expect("locations.conf written");
+    let locations = dir.join("locations.conf");
+    let locations = locations.display();
     let conf = format!(
         "daemon off;\nworker_processes auto;\nworker_rlimit_nofile 100000;\npid {d}/nginx.pid;\nerror_log {d}/error.log error;\n\
          events {{ worker_connections 40000; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/client;\n  proxy_temp_path {d}/proxy;\n  \

@@ -61,6 +61,33 @@ test('eight tabs of one user: a notification reaches all eight within 1 s, over 
   await context.close();
 });
 
+test('a tab of another protocol version leading does not mute a new tab: each version leads its own stream', async ({ browser, request }) => {
+  const alice = uniqueName('alice');
+  const context = await browser.newContext();
+  const old = await context.newPage();
+  await signIn(old, alice, server.url);
+  // A tab of the old bundle, as after a deploy: it holds the lock and the
+  // channel of the first, unversioned tab protocol and relays nothing a
+  // new tab could read.
+  await old.goto(`${server.url}/healthz`);
+  await old.evaluate(() => {
+    void navigator.locks.request('belfry-feeds', () => new Promise(() => {}));
+    new BroadcastChannel('belfry-feeds').postMessage(JSON.stringify({ t: 'leader', tab: 'old', v: 1 }));
+  });
+  await expect
+    .poll(() => old.evaluate(async () => (await navigator.locks.query()).held?.map((lock) => lock.name)))
+    .toContain('belfry-feeds');
+
+  const page = await context.newPage();
+  await visit(page, `${server.url}/notifications`);
+  await bellLive(page);
+  await publish(request, alice, 'Across versions', {}, server.url);
+  await expect(toasts(page, 'Across versions')).toHaveCount(1);
+  await expect(bell(page)).toHaveAccessibleName('Notifications, 1 unread');
+  await expect.poll(() => openStreams(request, server)).toBe(1);
+  await context.close();
+});
+
 test('six tasks running at once all progress, over one stream', async ({ browser, request }) => {
   const context = await browser.newContext();
   const page = await context.newPage();

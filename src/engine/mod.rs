@@ -25,8 +25,9 @@
 //!   [`live::Delivery::Reset`] and its stream ends, so the client reconnects
 //!   and gets a snapshot. Events are never skipped silently.
 //! - **Bounded memory.** Each channel keeps at most its history cap; engines
-//!   document any further bound (the in-process one bounds its channel count
-//!   and set sizes).
+//!   document any further bound (the in-process one bounds the channels of
+//!   each kind and the members of each set). A bound refuses what is new
+//!   ([`EngineError::Full`]); it never drops what is stored to make room.
 
 pub mod event;
 pub mod live;
@@ -48,6 +49,12 @@ pub enum EngineError {
     /// The backing store cannot be reached right now; retrying later may work.
     #[error("engine unavailable: {0}")]
     Unavailable(String),
+    /// A bound of the engine is reached for this kind of thing (the words
+    /// name it: "inboxes", "users"…); nothing was stored, and nothing was
+    /// dropped to make room. Waiting does not help: the operator raises
+    /// the bound.
+    #[error("full: {0}")]
+    Full(&'static str),
     /// The request cannot be served (e.g. an invalid channel name).
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -79,6 +86,17 @@ pub struct PublishOptions {
     /// retried conditional publish that had succeeded is not a conflict).
     /// The check and the store are one atomic step on every engine.
     pub dedupe: Option<DedupeToken>,
+}
+
+/// An event on its way into a channel ([`Engine::store`]).
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// The event's name.
+    pub name: &'a str,
+    /// Its payload.
+    pub data: Bytes,
+    /// Its cap, precondition and dedupe token.
+    pub options: PublishOptions,
 }
 
 /// How long a channel remembers a [`DedupeToken`].
@@ -158,14 +176,28 @@ pub trait Engine: Send + Sync + 'static {
             .await
     }
 
-    /// [`Engine::publish`] with a per-channel cap and/or a precondition.
+    /// [`Engine::publish`] with a per-channel cap and/or a precondition;
+    /// counts the outcome in [`Engine::stats`].
     async fn publish_with(
         &self,
         channel: &str,
         name: &str,
         data: Bytes,
         options: PublishOptions,
-    ) -> Result<Arc<Event>, EngineError>;
+    ) -> Result<Arc<Event>, EngineError> {
+        let draft = Draft {
+            name,
+            data,
+            options,
+        };
+        let published = self.store(channel, draft).await;
+        self.stats().publish_outcome(&published);
+        published
+    }
+
+    /// What each engine does for [`Engine::publish_with`]: stores and
+    /// announces one event (counting is the trait's).
+    async fn store(&self, channel: &str, draft: Draft<'_>) -> Result<Arc<Event>, EngineError>;
 
     /// Publishes one event (the same `name` and `data`) to each of
     /// `targets`, in order, each with its own options; returns the events.

@@ -25,7 +25,7 @@ pub type Labels = Vec<(&'static str, &'static str)>;
 #[derive(Clone)]
 pub struct EngineStats {
     /// Publishes by `outcome`: stored, conflict, unavailable, invalid,
-    /// unreplicated.
+    /// unreplicated, full.
     pub publishes: Family<Labels, Counter>,
     /// Followers that re-read history, by `cause`: lag (fell behind the
     /// live buffer) or outage (the engine's feed was interrupted).
@@ -39,6 +39,13 @@ pub struct EngineStats {
     /// Seconds from publish (the event id's clock) to the event being
     /// handed to a stream, sampled.
     pub delivery_latency: Histogram,
+    /// Things the in-process engine holds now, by `kind` (inboxes, read
+    /// states, tasks, idempotency records, users…); empty on Redis, whose
+    /// memory is Redis's to bound.
+    pub stored: Family<Labels, Gauge>,
+    /// The in-process engine's bound for each `kind` of [`Self::stored`]:
+    /// at it, new things of that kind are refused ([`EngineError::Full`]).
+    pub bounds: Family<Labels, Gauge>,
 }
 
 impl Default for EngineStats {
@@ -51,6 +58,8 @@ impl Default for EngineStats {
             link_up: Gauge::default(),
             // 0.5 ms … ~4 s.
             delivery_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            stored: Family::default(),
+            bounds: Family::default(),
         }
     }
 }
@@ -64,6 +73,7 @@ impl EngineStats {
             Err(EngineError::Unavailable(_)) => "unavailable",
             Err(EngineError::Invalid(_)) => "invalid",
             Err(EngineError::Unreplicated(_)) => "unreplicated",
+            Err(EngineError::Full(_)) => "full",
         };
         self.publishes
             .get_or_create(&vec![("outcome", outcome)])

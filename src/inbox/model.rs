@@ -143,8 +143,9 @@ fn is_bidi_control(c: char) -> bool {
 
 /// Refuses control characters (a body may keep line breaks and tabs) and
 /// bidi controls, naming the field. Refused rather than stripped, so what a
-/// publisher sent is exactly what readers see, or nothing is stored.
-fn check_text(field: &str, text: &str, multi_line: bool) -> Result<(), FieldError> {
+/// publisher sent is exactly what readers see, or nothing is stored. Every
+/// text people read follows this rule (task names too).
+pub fn check_text(field: &str, text: &str, multi_line: bool) -> Result<(), FieldError> {
     let bad = text.chars().find(|&c| {
         (c.is_control() && !(multi_line && matches!(c, '\n' | '\t'))) || is_bidi_control(c)
     });

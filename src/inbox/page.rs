@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_meta::Title;
 
 use crate::account::sign_in_prompt::SignInPrompt;
 
@@ -13,22 +12,23 @@ use crate::account::{context::is_demo, model::Account};
 use crate::client::time::{clock_time, now_ms};
 use crate::inbox::api::SendNotification;
 use crate::inbox::model::NotificationKind;
-use crate::ui::page_heading::PageHeading;
+use crate::ui::page_shell::{PageShell, PageText};
+
+const PAGE: PageText = PageText::new(
+    "Notifications",
+    "Notifications",
+    "Send test notifications and watch them arrive live: the bell's badge, the panel and a toast.",
+);
 
 /// The dashboard, or a prompt to sign in.
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     view! {
-        <Title text="Belfry · Notifications" />
-        <div class="space-y-6">
-            <PageHeading
-                title="Notifications"
-                lead="Send test notifications and watch them arrive live: the bell's badge, the panel and a toast."
-            />
+        <PageShell text=PAGE>
             <SignedIn fallback=|| view! { <SignInPrompt to="send and receive notifications" /> } let:account>
                 <Dashboard account />
             </SignedIn>
-        </div>
+        </PageShell>
     }
 }
 

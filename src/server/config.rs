@@ -63,6 +63,19 @@ pub struct Config {
     #[arg(long, env = "BELFRY_HISTORY_CAP", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history_cap: u64,
 
+    /// In-process engine: things of each kind it stores at most (inboxes,
+    /// read states, tasks, idempotency records, … each counted on its
+    /// own). At the bound, new ones are refused (507); nothing stored is
+    /// dropped to make room. Ignored on Redis.
+    #[arg(long, env = "BELFRY_MEMORY_MAX_PER_KIND", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_max_per_kind: u64,
+
+    /// In-process engine: members of each set at most (the users `"*"`
+    /// reaches, one user's task list). Past it a new user is still served,
+    /// but not reached by `"*"`. Ignored on Redis.
+    #[arg(long, env = "BELFRY_MEMORY_MAX_SET_MEMBERS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_max_set_members: u64,
+
     /// How long a finished task's state stays readable, in seconds.
     #[arg(long, env = "BELFRY_TASK_KEEP_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub task_keep_secs: u64,
@@ -111,13 +124,23 @@ pub struct Config {
     #[arg(long, env = "BELFRY_MAX_STREAMS_PER_USER", default_value_t = 16)]
     pub max_streams_per_user: u32,
 
-    /// Open streams one client address may hold (0 = unlimited).
-    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_IP", default_value_t = 0)]
+    /// Open streams one client address may hold, signed in or not
+    /// (0 = unlimited). A browser holds one however many tabs it has, so
+    /// 500 covers an office of 500 people behind one NAT address. Behind a
+    /// proxy, set `--client-ip-header`, or every client is the proxy.
+    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_IP", default_value_t = 500)]
     pub max_streams_per_ip: u32,
 
-    /// Open streams this instance holds in all (0 = unlimited).
+    /// Open streams of signed-in users this instance holds in all
+    /// (0 = unlimited).
     #[arg(long, env = "BELFRY_MAX_STREAMS", default_value_t = 10_000)]
     pub max_streams: u32,
+
+    /// Open anonymous streams (the clock, public feeds) this instance holds
+    /// in all, apart from `--max-streams`: they never take a signed-in
+    /// user's place (0 = unlimited).
+    #[arg(long, env = "BELFRY_MAX_ANONYMOUS_STREAMS", default_value_t = 2_000)]
+    pub max_anonymous_streams: u32,
 
     /// Publish API requests per second per publisher key, sustained
     /// (0 = unlimited).
@@ -132,9 +155,21 @@ pub struct Config {
     #[arg(long, env = "BELFRY_SIGN_IN_RATE_PER_MIN", default_value_t = 10)]
     pub sign_in_rate_per_min: u32,
 
-    /// Dashboard sends per minute per user (0 = unlimited).
+    /// What one user fans out from the UI per minute: dashboard sends,
+    /// simulated activity and started tasks, together (0 = unlimited).
     #[arg(long, env = "BELFRY_SEND_RATE_PER_MIN", default_value_t = 30)]
     pub send_rate_per_min: u32,
+
+    /// Wrong publisher keys per minute per client address; past it the
+    /// address gets 429 before its key is checked, for the rest of the
+    /// minute (0 = unlimited).
+    #[arg(long, env = "BELFRY_WRONG_KEY_RATE_PER_MIN", default_value_t = 10)]
+    pub wrong_key_rate_per_min: u32,
+
+    /// Feed changes (`POST /api/feeds/{stream}`) per minute per session,
+    /// and ten times as many per client address (0 = unlimited).
+    #[arg(long, env = "BELFRY_FEED_CHANGE_RATE_PER_MIN", default_value_t = 120)]
+    pub feed_change_rate_per_min: u32,
 
     /// Serve `/metrics` on this address only (e.g. a private interface),
     /// not on the main one.
@@ -148,6 +183,12 @@ pub struct Config {
     /// Seconds a client has to send a request's headers.
     #[arg(long, env = "BELFRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout_secs: u64,
+
+    /// Serve stream requests on a connection of their own through Belfry's
+    /// lean one-request writer (about 7 KiB less per idle stream than
+    /// hyper). Off: every connection is served by hyper.
+    #[arg(long, env = "BELFRY_STREAM_PATH", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub stream_path: bool,
 
     /// Seconds a request that is not a stream may take.
     #[arg(long, env = "BELFRY_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -218,6 +259,8 @@ impl Config {
             heartbeat_secs: 15,
             retry_ms: 2000,
             history_cap: 500,
+            memory_max_per_kind: 100_000,
+            memory_max_set_members: 100_000,
             task_keep_secs: 60,
             task_step_ms: 1000,
             demo: false,
@@ -228,15 +271,19 @@ impl Config {
             allowed_origins: Vec::new(),
             client_ip_header: None,
             max_streams_per_user: 16,
-            max_streams_per_ip: 0,
+            max_streams_per_ip: 500,
             max_streams: 10_000,
+            max_anonymous_streams: 2_000,
             publish_rate: 100,
             publish_burst: 200,
             sign_in_rate_per_min: 10,
             send_rate_per_min: 30,
+            feed_change_rate_per_min: 120,
+            wrong_key_rate_per_min: 10,
             metrics_addr: None,
             metrics_token: None,
             header_read_timeout_secs: 30,
+            stream_path: true,
             request_timeout_secs: 30,
             write_timeout_secs: 60,
             session_ttl_hours: 168,
@@ -313,6 +360,18 @@ impl fmt::Debug for Config {
             .field("heartbeat_secs", &self.heartbeat_secs)
             .field("retry_ms", &self.retry_ms)
             .field("history_cap", &self.history_cap)
+            .field("memory_max_per_kind", &self.memory_max_per_kind)
+            .field("memory_max_set_members", &self.memory_max_set_members)
+            .field("task_keep_secs", &self.task_keep_secs)
+            .field("task_step_ms", &self.task_step_ms)
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
+            )
             .field("demo", &self.demo)
             .field(
                 "session_secret",
@@ -326,10 +385,14 @@ impl fmt::Debug for Config {
             .field("max_streams_per_user", &self.max_streams_per_user)
             .field("max_streams_per_ip", &self.max_streams_per_ip)
             .field("max_streams", &self.max_streams)
+            .field("max_anonymous_streams", &self.max_anonymous_streams)
+            .field("stream_path", &self.stream_path)
             .field("publish_rate", &self.publish_rate)
             .field("publish_burst", &self.publish_burst)
             .field("sign_in_rate_per_min", &self.sign_in_rate_per_min)
             .field("send_rate_per_min", &self.send_rate_per_min)
+            .field("feed_change_rate_per_min", &self.feed_change_rate_per_min)
+            .field("wrong_key_rate_per_min", &self.wrong_key_rate_per_min)
             .field("metrics_addr", &self.metrics_addr)
             .field(
                 "metrics_token",
@@ -381,6 +444,8 @@ mod tests {
         assert_eq!(config.header_read_timeout_secs, 30);
         assert_eq!(config.write_timeout_secs, 60);
         assert_eq!(config.request_timeout_secs, defaults.request_timeout_secs);
+        // Every setting at once: `Debug` lists them all.
+        assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub enum ApiError {
         /// Seconds after which a retry may succeed.
         retry_after: u32,
     },
+    /// 507: a bound of the store is reached (the in-process engine's
+    /// users, inboxes, tasks…); nothing was stored. Not retried by waiting:
+    /// the operator raises the bound or moves to Redis.
+    StorageFull(String),
     /// 503: temporarily unable (or not configured) to serve; retry later.
     Unavailable {
         /// What is unavailable and, where useful, how to enable it.
@@ -78,6 +82,7 @@ impl ApiError {
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -85,7 +90,9 @@ impl ApiError {
     /// The human-readable message.
     pub fn message(&self) -> String {
         match self {
-            Self::BadRequest { message, .. } | Self::Conflict(message) => message.clone(),
+            Self::BadRequest { message, .. }
+            | Self::Conflict(message)
+            | Self::StorageFull(message) => message.clone(),
             Self::Unavailable { message, .. } | Self::TooManyRequests { message, .. } => {
                 message.clone()
             }
@@ -131,6 +138,12 @@ impl From<EngineError> for ApiError {
                     message: "the notification store is unavailable; retry shortly".into(),
                     retry_after: Some(2),
                 }
+            }
+            EngineError::Full(bound) => {
+                tracing::warn!(%bound, "a bound of the in-process store is reached");
+                Self::StorageFull(format!(
+                    "this server stores as many {bound} as it may; nothing was stored (docs/configuration.md, in-process engine)"
+                ))
             }
             EngineError::Invalid(detail) => {
                 tracing::error!(%detail, "engine rejected a request");

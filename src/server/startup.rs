@@ -12,15 +12,17 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::{get_config_from_file, get_config_from_str, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::activity::{self, service::ActivityFeed};
@@ -32,6 +34,7 @@ use super::auth::session_end::SessionEnds;
 use super::auth::token::{SessionKeys, TokenChecks};
 use super::clock::{self, Clock};
 use super::config::Config;
+use super::error::ApiError;
 use super::feeds::{self, registry::FeedStreams};
 use super::health;
 use super::http::{self, ConnectionLimits};
@@ -103,12 +106,15 @@ impl Application {
                 per_user: config.max_streams_per_user,
                 per_ip: config.max_streams_per_ip,
                 total: config.max_streams,
+                anonymous: config.max_anonymous_streams,
             }));
         let rate = RateLimits::new(RateConfig {
             publish_per_sec: config.publish_rate,
             publish_burst: config.publish_burst,
             sign_in_per_min: config.sign_in_rate_per_min,
             send_per_min: config.send_rate_per_min,
+            feed_change_per_min: config.feed_change_rate_per_min,
+            wrong_key_per_min: config.wrong_key_rate_per_min,
         });
         spawn_rate_pruning(rate.clone(), shutdown.clone());
         let session_ends = SessionEnds::new(engine.clone());
@@ -220,6 +226,7 @@ impl Application {
         let limits = ConnectionLimits {
             header_read_timeout: self.config.header_read_timeout(),
             write_timeout: self.config.write_timeout(),
+            stream_path: self.config.stream_path,
         };
         if let Some(listener) = self.metrics_listener {
             let metrics = Router::new()
@@ -332,11 +339,20 @@ pub fn router(state: AppState, config: &Config) -> Router {
             state.http_metrics.clone(),
             http_metrics::track,
         ))
-        // The access log: one line per response (method, path, status,
-        // latency); never headers, so cookies and keys stay out of it.
+        // The access log: one line per response (method, route template,
+        // status, latency). Never headers, so cookies and keys stay out of
+        // it, and never the path or query: those carry task ids, stream ids
+        // and feed positions (capabilities), and a method or path of any
+        // length a client cares to send.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %http_metrics::method_label(request.method()),
+                        route = %http_metrics::route_label(request),
+                    )
+                })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO))
                 // A 5xx is in the access line already; engine outages log
@@ -347,6 +363,13 @@ pub fn router(state: AppState, config: &Config) -> Router {
             state.client_ip.clone(),
             client_ip::resolve,
         ))
+        // A handler that panics answers 500 with the API's JSON error
+        // instead of an empty reply; the panic itself is logged. Anything a
+        // handler held (a stream permit) is dropped as it unwinds.
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal.into_response()
+        }))
         .with_state(state)
 }
 
@@ -363,11 +386,11 @@ fn spawn_rate_pruning(rate: RateLimits, shutdown: CancellationToken) {
     });
 }
 
-/// The `[package.metadata.leptos]` table of Cargo.toml, built into the
-/// binary: the one source of the Leptos settings, for cargo-leptos at build
-/// time and for the server at run time.
+/// Leptos.toml's `[package.metadata.leptos]` table, built into the binary:
+/// the server's Leptos settings. cargo-leptos reads the same table from
+/// Cargo.toml; the test below keeps the two identical.
 const BUILT_IN_LEPTOS_SETTINGS: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"));
 
 fn load_leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
     let loaded = match &config.leptos_config {
@@ -452,6 +475,39 @@ fn build_engine(config: &Config) -> Result<SharedEngine, StartupError> {
     tracing::info!(history_cap, "using the in-process engine");
     Ok(Arc::new(MemoryEngine::new(MemoryConfig {
         history_cap,
+        max_channels: usize::try_from(config.memory_max_per_kind).unwrap_or(usize::MAX),
+        max_set_members: usize::try_from(config.memory_max_set_members).unwrap_or(usize::MAX),
         ..MemoryConfig::default()
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `[package.metadata.leptos]` table of a TOML file, as its setting
+    /// lines (comments and blank lines left out).
+    fn leptos_table(file: &str) -> Vec<&str> {
+        file.lines()
+            .map(str::trim)
+            .skip_while(|line| *line != "[package.metadata.leptos]")
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    }
+
+    #[test]
+    fn leptos_toml_and_cargo_toml_hold_the_same_table() {
+        let cargo = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        let leptos = super::BUILT_IN_LEPTOS_SETTINGS;
+        let table = leptos_table(leptos);
+        assert!(
+            table.iter().any(|line| line.starts_with("site-root")),
+            "{table:?}"
+        );
+        assert_eq!(
+            table,
+            leptos_table(cargo),
+            "Leptos.toml and Cargo.toml's [package.metadata.leptos] differ: change both"
+        );
+    }
 }

@@ -16,6 +16,9 @@ pub async fn start_task(name: String, fail: bool) -> Result<TaskState, AppError>
     use crate::tasks::model::NewTask;
 
     let (state, user) = signed_in().await?;
+    // Each task publishes its steps and an activity entry for everyone:
+    // the UI's per-user budget, shared with sends and simulated activity.
+    state.rate.send(user.as_str()).map_err(AppError::from)?;
     let request = NewTask {
         name,
         simulate: true,

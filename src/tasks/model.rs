@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::inbox::model::FieldError;
+use crate::inbox::model::{check_text, FieldError};
 
 /// Longest task name, in characters.
 pub const NAME_MAX: usize = 80;
@@ -53,7 +53,8 @@ impl TaskStatus {
 /// What starts a task (`POST /api/tasks` and the page's form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTask {
-    /// 1–80 characters, not blank.
+    /// 1–80 characters, not blank, without control or bidi-override
+    /// characters (the rule titles follow).
     pub name: String,
     /// Let the server's demo runner walk the task through its steps
     /// (the page always does; a backend reporting itself leaves it off).
@@ -77,6 +78,7 @@ impl NewTask {
                 "a task name has at most 80 characters",
             ));
         }
+        check_text("name", name, false)?;
         Ok(name.to_owned())
     }
 }
@@ -281,6 +283,16 @@ mod tests {
             fail: false,
         };
         assert!(blank.validated_name().is_err());
+        for bad in ["deploy\u{202E}gpj.exe", "two\nlines", "bell\u{7}"] {
+            let refused = NewTask {
+                name: bad.into(),
+                simulate: true,
+                fail: false,
+            }
+            .validated_name()
+            .unwrap_err();
+            assert_eq!(refused.field, "name", "{bad:?}");
+        }
         let long = NewTask {
             name: "x".repeat(81),
             simulate: true,

@@ -3,7 +3,6 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::account::sign_in_prompt::SignInPrompt;
 
@@ -11,22 +10,23 @@ use crate::account::signed_in::SignedIn;
 use crate::tasks::api::{my_tasks, StartTask};
 use crate::tasks::card::TaskCard;
 use crate::tasks::model::TaskState;
-use crate::ui::page_heading::PageHeading;
+use crate::ui::page_shell::{PageShell, PageText};
+
+const PAGE: PageText = PageText::new(
+    "Progress",
+    "Progress",
+    "Start long-running tasks and follow their progress bars live. Any worker can report progress through the API.",
+);
 
 /// The tracker, or a prompt to sign in.
 #[component]
 pub fn ProgressPage() -> impl IntoView {
     view! {
-        <Title text="Belfry · Progress" />
-        <div class="space-y-6">
-            <PageHeading
-                title="Progress"
-                lead="Start long-running tasks and follow their progress bars live. Any worker can report progress through the API."
-            />
+        <PageShell text=PAGE>
             <SignedIn fallback=|| view! { <SignInPrompt to="start tasks" /> } let:_account>
                 <Tracker />
             </SignedIn>
-        </div>
+        </PageShell>
     }
 }
 

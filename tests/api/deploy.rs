@@ -24,6 +24,15 @@ fn setting<'a>(text: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in {text}"))
 }
 
+/// locations.conf's block for `/api/sse/`.
+fn stream_location() -> String {
+    deploy_file("nginx/locations.conf")
+        .split("location ")
+        .find(|block| block.starts_with("/api/sse/"))
+        .expect("a location for /api/sse/")
+        .to_owned()
+}
+
 fn seconds(value: &str) -> u64 {
     value
         .trim_end_matches('s')
@@ -89,11 +98,7 @@ fn the_unit_stops_later_than_the_drain_and_the_grace_together() {
 #[test]
 fn nginx_waits_on_a_stream_longer_than_two_heartbeats_and_never_buffers_it() {
     let defaults = Config::defaults();
-    let locations = deploy_file("nginx/locations.conf");
-    let streams = locations
-        .split("location ")
-        .find(|block| block.starts_with("/api/sse/"))
-        .expect("a location for /api/sse/");
+    let streams = &stream_location();
     assert_eq!(setting(streams, "proxy_buffering"), "off");
     assert!(seconds(setting(streams, "proxy_read_timeout")) > 2 * defaults.heartbeat_secs);
     assert_eq!(
@@ -110,6 +115,23 @@ fn nginx_waits_on_a_stream_longer_than_two_heartbeats_and_never_buffers_it() {
         "streams take a connection of their own"
     );
     assert!(site.contains("http2"), "TLS serves HTTP/2");
+}
+
+#[test]
+fn nginx_limits_streams_per_client_address_as_each_instance_does() {
+    let defaults = Config::defaults();
+    let streams = &stream_location();
+    assert_eq!(
+        setting(streams, "limit_conn belfry_streams_per_client"),
+        defaults.max_streams_per_ip.to_string()
+    );
+    assert_eq!(setting(streams, "limit_conn_status"), "429");
+    let site = deploy_file("nginx/belfry.conf");
+    assert!(
+        site.lines().any(|line| line
+            .starts_with("limit_conn_zone $binary_remote_addr zone=belfry_streams_per_client:")),
+        "belfry.conf defines the zone, keyed by the client's address"
+    );
 }
 
 /// systemd's own parser accepts the unit without a warning: a misspelt key

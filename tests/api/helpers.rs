@@ -75,6 +75,16 @@ impl TestApp {
         body["ids"][0].as_str().expect("an id").to_owned()
     }
 
+    /// `GET path` with a `Cookie` header.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Opens the inbox stream of `user`, optionally resuming.
     pub async fn inbox_stream(&self, user: &str, last_event_id: Option<&str>) -> SseReader {
         let mut request = self
@@ -116,6 +126,12 @@ pub fn test_config() -> Config {
     config.publish_rate = 0;
     config.sign_in_rate_per_min = 0;
     config.send_rate_per_min = 0;
+    config.feed_change_rate_per_min = 0;
+    config.wrong_key_rate_per_min = 0;
+    // Tests open hundreds of streams from 127.0.0.1, most of them
+    // anonymous; the limits' own tests set these.
+    config.max_streams_per_ip = 0;
+    config.max_anonymous_streams = 0;
     config
 }
 

@@ -23,6 +23,7 @@ mod drain;
 #[path = "../support/eventually.rs"]
 mod eventually;
 mod feeds;
+mod hardening;
 mod health;
 mod helpers;
 mod idempotency;

@@ -365,3 +365,56 @@ async fn a_task_started_on_one_instance_is_watched_and_fed_on_another() {
     assert_eq!(done.data["type"], "task_completed");
     assert_eq!(done.data["details"], "Shared work");
 }
+
+/// `WAIT` on the instance's shared connection made one stalled replica hold
+/// up every command: ten publishes at once were answered one after another
+/// (after 1, 2, 2, … 3 s) and `/readyz` answered 503 while they waited.
+/// Each waiting publish now has a connection of its own.
+#[tokio::test]
+async fn a_stalled_replica_holds_up_only_the_publishes_that_wait_for_it() {
+    let primary = RedisServer::start();
+    let replica =
+        RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port().to_string()]);
+    let linked = crate::eventually::eventually(Duration::from_secs(10), || {
+        primary
+            .command(&["INFO", "replication"])
+            .is_some_and(|info| info.contains("state=online"))
+    })
+    .await;
+    assert!(linked, "the replica is online");
+    let mut config = test_config();
+    config.redis_url = Some(primary.url());
+    config.redis_wait_replicas = 1;
+    config.redis_wait_timeout_ms = 1000;
+    let app = spawn_app_with(config).await;
+    app.notify("alice", "replicated").await;
+
+    replica.pause();
+    let started = std::time::Instant::now();
+    let publishes = (0..10).map(|n| {
+        let app = &app;
+        async move {
+            let response = app
+                .publish(
+                    json!({"to": "alice", "kind": "info", "title": format!("p{n}"), "body": ""}),
+                )
+                .await;
+            (response.status().as_u16(), started.elapsed())
+        }
+    });
+    let readiness = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        (ready.status().as_u16(), started.elapsed())
+    };
+    let (answers, (ready, ready_after)) =
+        tokio::join!(futures::future::join_all(publishes), readiness);
+    replica.resume();
+    let times: Vec<u128> = answers.iter().map(|(_, at)| at.as_millis()).collect();
+    println!("publishes answered after {times:?} ms; /readyz {ready} after {ready_after:?}");
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "each is stored but unreplicated: {answers:?}"
+    );
+    assert_eq!(ready, 200, "the instance stays ready while publishes wait");
+}

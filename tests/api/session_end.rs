@@ -72,13 +72,7 @@ async fn a_token_that_expires_in_2_s_ends_its_streams_within_3_s_with_the_final_
         2,
         "counted"
     );
-    let refused = app
-        .client
-        .get(app.url("/api/sse/inbox"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let refused = app.get_with_cookie("/api/sse/inbox", &cookie).await;
     assert_eq!(refused.status(), 401, "the expired token opens nothing");
 }
 

@@ -74,6 +74,10 @@ async fn a_stream_is_chunked_http_1_1_and_closing_the_socket_ends_it() {
         "{head}"
     );
     assert!(lower.contains("\r\nconnection: close\r\n"), "{head}");
+    assert!(
+        lower.contains("\r\ndate: "),
+        "a Date, as hyper sends: {head}"
+    );
     assert!(!lower.contains("content-length"), "{head}");
     assert!(eventually(Duration::from_secs(5), || app.state.sse.open_streams() == 1).await);
 
@@ -168,7 +172,11 @@ async fn a_head_with_too_many_fields_gets_431_and_a_broken_one_400() {
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{answer}"
     );
-    assert!(answer.contains(r#""code":"bad_request""#), "{answer}");
+    assert!(answer.contains(r#""code":"invalid_request""#), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\ndate: "),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -186,6 +194,47 @@ async fn a_stream_request_whose_head_trickles_is_closed_at_the_header_read_timeo
     assert!(
         closed_after < Duration::from_secs(4),
         "closed after {closed_after:?}"
+    );
+}
+
+/// The peek that picks the stream path and the read of the head share one
+/// header-read budget, counted from the connection's start: a client that
+/// waits before its request line does not get a second budget for the
+/// rest of the head.
+#[tokio::test]
+async fn the_peek_and_the_head_share_one_header_read_budget() {
+    let mut config = production_config();
+    config.header_read_timeout_secs = 3;
+    let app = spawn_app_with(config).await;
+    let started = Instant::now();
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    socket
+        .write_all(b"GET /api/sse/clock HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut socket).await;
+    assert_eq!(answer, "", "nothing is answered to a head that never ends");
+    let closed_after = started.elapsed();
+    println!("closed {closed_after:?} after connecting (budget 3 s)");
+    assert!(
+        closed_after < Duration::from_millis(4_500),
+        "one budget of 3 s, not 2 s waited plus a fresh 3 s: {closed_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_the_stream_path_off_hyper_serves_streams_too() {
+    let mut config = production_config();
+    config.stream_path = false;
+    let app = spawn_app_with(config).await;
+    let mut socket = send(&app, b"GET /api/sse/clock HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let seen = read_until(&mut socket, "timestamp").await;
+    assert!(seen.starts_with("HTTP/1.1 200 OK\r\n"), "{seen}");
+    let metrics = app.metrics_text().await;
+    assert!(
+        !metrics.contains("belfry_http_connections_total{path=\"stream\"}"),
+        "{metrics}"
     );
 }
 

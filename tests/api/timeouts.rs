@@ -15,6 +15,8 @@ async fn a_client_sending_its_headers_a_byte_a_second_is_closed_while_1000_strea
     let mut config = production_config();
     config.header_read_timeout_secs = 2;
     config.max_streams = 0;
+    config.max_anonymous_streams = 0;
+    config.max_streams_per_ip = 0;
     let app = spawn_app_with(config).await;
     let url = app.url("/api/sse/clock");
     let mut streams = Vec::new();

@@ -26,6 +26,14 @@ export interface RunningNginx {
 
 const deployDir = path.join(repoRoot, 'deploy', 'nginx');
 
+/** The `limit_conn_zone` lines of deploy/nginx/belfry.conf, which
+ * locations.conf's `limit_conn` needs. */
+function zones(site: string): string {
+  const lines = site.match(/^limit_conn_zone .*$/gm) ?? [];
+  if (lines.length === 0) throw new Error('deploy/nginx/belfry.conf should define a limit_conn_zone');
+  return lines.map((line) => `  ${line}`).join('\n');
+}
+
 /** The `upstream` blocks of deploy/nginx/belfry.conf, each listing `ports`
  * with the parameters the file gives its servers. */
 function upstreams(site: string, ports: number[]): string {
@@ -113,6 +121,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
 ${upstreams(site, ports)}
+${zones(site)}
   server {
     listen 127.0.0.1:${port};
     include ${deployDir}/locations.conf;

@@ -44,6 +44,7 @@ export const serverEnv: Record<string, string> = {
   BELFRY_PUBLISH_RATE: '0',
   BELFRY_SIGN_IN_RATE_PER_MIN: '0',
   BELFRY_SEND_RATE_PER_MIN: '0',
+  BELFRY_FEED_CHANGE_RATE_PER_MIN: '0',
 };
 
 /** A free TCP port on 127.0.0.1. */

@@ -4,13 +4,26 @@
 //!
 //! Plain serde types, so they are unit-tested on the host; sending and
 //! receiving is the hub's ([`super`]).
+//!
+//! **Versions.** After a deploy, a tab with the new bundle can share the
+//! browser with tabs of the old one. The channel and the Web Lock are named
+//! after the protocol's version ([`PROTOCOL`], in [`CHANNEL`]), so tabs of
+//! different versions never meet: each version has its own leader and its
+//! own stream, and no tab waits on a leader whose messages it cannot read.
+//! Change [`PROTOCOL`] whenever a message changes in a way an older tab
+//! could not parse (a new variant, a renamed or required field).
 
 use serde::{Deserialize, Serialize};
 
 use crate::wire::feed::{FeedKey, FeedStart};
 
-/// The `BroadcastChannel` (and Web Lock) name the tabs share.
-pub const CHANNEL: &str = "belfry-feeds";
+/// The version of these messages. Version 1 was the unversioned
+/// `belfry-feeds` channel.
+pub const PROTOCOL: u32 = 2;
+
+/// The `BroadcastChannel` (and Web Lock) name the tabs of one protocol
+/// version share: `belfry-feeds/v<PROTOCOL>`.
+pub const CHANNEL: &str = "belfry-feeds/v2";
 
 /// One message between tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +77,11 @@ pub enum Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_channel_is_named_after_the_protocol_version() {
+        assert_eq!(CHANNEL, format!("belfry-feeds/v{PROTOCOL}"));
+    }
 
     #[test]
     fn messages_round_trip_as_tagged_json() {

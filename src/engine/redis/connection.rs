@@ -6,6 +6,13 @@
 //! `MOVED`/`ASK` and failovers (a cluster). Both are lazy: the engine is
 //! built while Redis is down and connects on first use. It must not know
 //! what the commands mean; the engine does.
+//!
+//! Publishes that wait for replicas (`WAIT`) get connections of their own
+//! ([`WaitLinks`]): `WAIT` blocks the connection it runs on until the
+//! replicas answer or the timeout passes, and it only counts writes made on
+//! that same connection. On the shared connection, one slow replica would
+//! hold up every command of the instance (reads, `/readyz`'s `PING`) and
+//! make concurrent publishes wait one after another.
 
 use std::time::Duration;
 
@@ -78,9 +85,15 @@ pub struct ClusterLink {
 impl CommandLink {
     /// Commands to the one Redis at `client`.
     pub fn single(client: redis::Client) -> RedisResult<Self> {
+        Self::single_waiting(client, Duration::ZERO)
+    }
+
+    /// Commands to the one Redis at `client`, whose replies may take
+    /// `longest_wait` more than usual (a `WAIT` for replicas).
+    pub fn single_waiting(client: redis::Client, longest_wait: Duration) -> RedisResult<Self> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2) + longest_wait))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
@@ -122,14 +135,16 @@ impl CommandLink {
             }
         }
     }
+}
 
+impl Commands {
     /// Waits until `replicas` replicas acknowledged every write made so far
     /// on this connection (`WAIT`), at most `timeout`; returns how many did.
     /// On a cluster, `WAIT` goes to the primary that took the writes: the
     /// one serving `key`'s slot, or with no key every primary (the fewest
     /// acknowledgements count).
     pub async fn wait_for_replicas(
-        &self,
+        &mut self,
         key: Option<&str>,
         replicas: usize,
         timeout: Duration,
@@ -137,9 +152,9 @@ impl CommandLink {
         let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let mut wait = redis::cmd("WAIT");
         wait.arg(replicas).arg(millis);
-        let acknowledged = match self.get().await? {
-            Commands::Single(mut connection) => wait.query_async(&mut connection).await?,
-            Commands::Cluster(mut connection) => {
+        let acknowledged = match self {
+            Commands::Single(connection) => wait.query_async(connection).await?,
+            Commands::Cluster(connection) => {
                 let routing = match key {
                     Some(key) => RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
                         Route::new(slot_of(key), SlotAddr::Master),
@@ -153,6 +168,72 @@ impl CommandLink {
             }
         };
         Ok(acknowledged)
+    }
+}
+
+/// Connections of their own for publishes that wait for replicas, one
+/// publish at a time on each (see the module docs). Made lazily: a link
+/// connects on its first use.
+pub struct WaitLinks {
+    links: Vec<CommandLink>,
+    free: std::sync::Mutex<Vec<usize>>,
+    slots: tokio::sync::Semaphore,
+}
+
+/// One of [`WaitLinks`], taken until dropped.
+pub struct WaitLink<'a> {
+    links: &'a WaitLinks,
+    index: usize,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl WaitLinks {
+    /// `count` links, each made by `make`.
+    pub fn new(count: usize, make: impl Fn() -> RedisResult<CommandLink>) -> RedisResult<Self> {
+        let count = count.max(1);
+        Ok(Self {
+            links: (0..count).map(|_| make()).collect::<RedisResult<_>>()?,
+            free: std::sync::Mutex::new((0..count).collect()),
+            slots: tokio::sync::Semaphore::new(count),
+        })
+    }
+
+    /// A link no other publish is using; waits while all are taken.
+    pub async fn take(&self) -> RedisResult<WaitLink<'_>> {
+        let closed = || {
+            RedisError::from(std::io::Error::other(
+                "the replicated-write connections are closed",
+            ))
+        };
+        let slot = self.slots.acquire().await.map_err(|_| closed())?;
+        let index = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .ok_or_else(closed)?;
+        Ok(WaitLink {
+            links: self,
+            index,
+            _slot: slot,
+        })
+    }
+}
+
+impl WaitLink<'_> {
+    /// The link's connection (connecting on first use).
+    pub async fn get(&self) -> RedisResult<Commands> {
+        self.links.links[self.index].get().await
+    }
+}
+
+impl Drop for WaitLink<'_> {
+    fn drop(&mut self) {
+        self.links
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.index);
     }
 }
 

@@ -1,7 +1,10 @@
-//! One Pub/Sub connection per server instance, fanned out in-process.
+//! Live fan-out on one Redis: one Pub/Sub connection per server instance,
+//! fanned out in-process. (On a Redis Cluster, [`super::sharded`] keeps one
+//! sharded Pub/Sub connection per shard instead, over the same registry.)
 //!
-//! Owns the registry of Pub/Sub channels that local streams watch, the single
-//! subscriber connection (subscribing to a channel when its first local
+//! Owns the registry of Pub/Sub channels that local streams watch (shared
+//! with [`super::sharded`]), the single subscriber connection of a plain
+//! Redis (subscribing to a channel when its first local
 //! subscriber arrives, unsubscribing when its last one leaves), reconnection
 //! with backoff, and the [`Live::Resync`] sent to every local subscriber once
 //! the feed is back, so each one fills its gap from the stream. It must not

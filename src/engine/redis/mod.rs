@@ -3,10 +3,14 @@
 //!
 //! Used when `REDIS_URL` is set, so any number of instances behind a load
 //! balancer serve the same users. Owns the command connection (one
-//! multiplexed connection that reconnects by itself), the two Lua scripts
-//! that make publishing and replay atomic, and the engine methods over them;
-//! the single subscriber connection and in-process fan-out live in
-//! [`fanout`], the key names in [`keys`], reply parsing in [`reply`].
+//! multiplexed connection that reconnects by itself, or a cluster
+//! connection routing by slot, see [`connection`]; with
+//! `BELFRY_REDIS_WAIT_REPLICAS`, publishes run on connections of their own so
+//! that `WAIT` holds up nothing else), the two Lua scripts that make
+//! publishing and replay atomic, and the engine methods over them; live
+//! fan-out lives in [`fanout`] (one subscriber connection on a plain Redis)
+//! and [`sharded`] (one per shard on a cluster), the key names in [`keys`],
+//! reply parsing in [`reply`].
 //! It must not keep state that another instance would need: everything
 //! lasting is in Redis.
 //!
@@ -30,12 +34,12 @@ use bytes::Bytes;
 use redis::cluster::ClusterClient;
 use redis::{RedisError, Script, Value};
 
-use self::connection::{CommandLink, Commands};
+use self::connection::{CommandLink, Commands, WaitLinks};
 use self::fanout::Fanout;
 use self::keys::{channel_key, set_key};
 use super::stats::EngineStats;
 use super::{
-    Engine, EngineError, Event, EventId, History, PublishOptions, Subscription, DEDUPE_TTL,
+    Draft, Engine, EngineError, Event, EventId, History, PublishOptions, Subscription, DEDUPE_TTL,
 };
 
 /// The publish script (`publish.lua`): the documented way for any backend to
@@ -93,6 +97,10 @@ impl std::fmt::Debug for RedisConfig {
 /// Channels published to in one pipeline by [`RedisEngine::publish_each`].
 const PIPELINE_CHUNK: usize = 1000;
 
+/// Publishes waiting for replicas at once, each on a connection of its own
+/// (more wait for one to be free).
+const WAIT_LINKS: usize = 16;
+
 /// Publishes on a cluster run this many scripts at once (a pipeline would
 /// span slots, which a cluster refuses).
 const CLUSTER_PUBLISH_CONCURRENCY: usize = 64;
@@ -100,6 +108,8 @@ const CLUSTER_PUBLISH_CONCURRENCY: usize = 64;
 /// The Redis [`Engine`]. Dropping it stops its subscriber task.
 pub struct RedisEngine {
     commands: CommandLink,
+    /// With `wait_replicas`: the connections publishes wait on.
+    waits: Option<WaitLinks>,
     fanout: Arc<Fanout>,
     history_cap: usize,
     wait_replicas: usize,
@@ -123,20 +133,38 @@ impl RedisEngine {
     pub fn connect(config: &RedisConfig) -> Result<Self, EngineError> {
         let stats = EngineStats::default();
         let fanout = Fanout::new(config.live_buffer, stats.clone());
-        let (commands, subscriber) = if config.cluster {
-            let (commands, pushes_client, pushes) = cluster_clients(&config.url)?;
+        let waiting = config.wait_replicas > 0;
+        let (commands, waits, subscriber) = if config.cluster {
+            let (commands_client, pushes_client, pushes) = cluster_clients(&config.url)?;
+            let waits = waiting
+                .then(|| {
+                    WaitLinks::new(WAIT_LINKS, || {
+                        Ok(CommandLink::cluster(commands_client.clone()))
+                    })
+                })
+                .transpose()
+                .map_err(unavailable)?;
             let subscriber = tokio::spawn(sharded::run(Arc::clone(&fanout), pushes_client, pushes));
-            (commands, subscriber)
+            (CommandLink::cluster(commands_client), waits, subscriber)
         } else {
             // The URL may hold a password: never echo it back.
             let client = redis::Client::open(config.url.as_str())
                 .map_err(|_| EngineError::Invalid("REDIS_URL is not a valid Redis URL".into()))?;
             let commands = CommandLink::single(client.clone()).map_err(unavailable)?;
+            let waits = waiting
+                .then(|| {
+                    WaitLinks::new(WAIT_LINKS, || {
+                        CommandLink::single_waiting(client.clone(), config.wait_timeout)
+                    })
+                })
+                .transpose()
+                .map_err(unavailable)?;
             let subscriber = tokio::spawn(fanout::run(Arc::clone(&fanout), client));
-            (commands, subscriber)
+            (commands, waits, subscriber)
         };
         Ok(Self {
             commands,
+            waits,
             fanout,
             history_cap: config.history_cap.max(1),
             wait_replicas: config.wait_replicas,
@@ -153,36 +181,29 @@ impl RedisEngine {
         self.fanout.channel_count()
     }
 
-    /// Stores and announces one event through the publish script (the
-    /// body of `publish_with`).
-    async fn store(
-        &self,
-        channel: &str,
-        name: &str,
-        data: Bytes,
-        options: PublishOptions,
-    ) -> Result<Arc<Event>, EngineError> {
-        let mut connection = self.connection().await?;
-        let value: Value = self
-            .invocation(channel, name, &data, options)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(engine_error)?;
-        let id = reply::event_id(value).map_err(malformed)?;
-        self.replicated(Some(&channel_key(channel))).await?;
-        Ok(Arc::new(Event::new(id, name, data)))
+    /// With `wait_replicas`, a connection of its own for one publish (see
+    /// [`connection`]); without, none.
+    async fn wait_link(&self) -> Result<Option<connection::WaitLink<'_>>, EngineError> {
+        match &self.waits {
+            Some(waits) => waits.take().await.map(Some).map_err(unavailable),
+            None => Ok(None),
+        }
     }
 
     /// With `wait_replicas`, waits until that many replicas hold every
-    /// write so far (of `key`'s primary, or of every primary). A publish
-    /// they do not acknowledge in time is stored but not safe from a
-    /// failover: the caller gets a 503 and retries with its idempotency key.
-    async fn replicated(&self, key: Option<&str>) -> Result<(), EngineError> {
+    /// write made on `connection` (of `key`'s primary, or of every
+    /// primary). A publish they do not acknowledge in time is stored but not
+    /// safe from a failover: the caller gets a 503 and retries with its
+    /// idempotency key.
+    async fn replicated(
+        &self,
+        connection: &mut Commands,
+        key: Option<&str>,
+    ) -> Result<(), EngineError> {
         if self.wait_replicas == 0 {
             return Ok(());
         }
-        let acknowledged = self
-            .commands
+        let acknowledged = connection
             .wait_for_replicas(key, self.wait_replicas, self.wait_timeout)
             .await
             .map_err(unavailable)?;
@@ -270,12 +291,42 @@ impl RedisEngine {
 }
 
 impl RedisEngine {
-    async fn publish_pipelined(
+    /// One event to each of `targets` on `connection`. On one Redis: one
+    /// pipeline per `PIPELINE_CHUNK` channels (the script is loaded, then
+    /// invoked once per channel, in one round trip). On a cluster, where a
+    /// pipeline must keep to one slot: the scripts run side by side, each on
+    /// its channel's shard.
+    async fn publish_batch(
         &self,
+        connection: &Commands,
         targets: &[(String, PublishOptions)],
         name: &str,
         data: &Bytes,
     ) -> Result<Vec<Arc<Event>>, EngineError> {
+        if self.commands.is_cluster() {
+            use futures::{StreamExt, TryStreamExt};
+
+            // Owned targets: a closure over borrowed ones is not `Send` enough
+            // for the engine's boxed futures.
+            return futures::stream::iter(targets.to_vec())
+                .map(|(channel, options)| async move {
+                    let mut connection = connection.clone();
+                    let stored = self
+                        .invocation(&channel, name, data, options)
+                        .invoke_async(&mut connection)
+                        .await
+                        .map_err(engine_error)
+                        .and_then(|value| reply::event_id(value).map_err(malformed))
+                        .map(|id| Arc::new(Event::new(id, name, data.clone())));
+                    if stored.is_err() {
+                        self.stats.publish_outcome(&stored);
+                    }
+                    stored
+                })
+                .buffered(CLUSTER_PUBLISH_CONCURRENCY)
+                .try_collect()
+                .await;
+        }
         let mut events = Vec::with_capacity(targets.len());
         for chunk in targets.chunks(PIPELINE_CHUNK) {
             let invocations: Vec<_> = chunk
@@ -287,13 +338,10 @@ impl RedisEngine {
             for invocation in &invocations {
                 pipe.invoke_script(invocation);
             }
-            let replies: Result<Vec<Value>, EngineError> = match self.connection().await {
-                Ok(mut connection) => pipe
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(engine_error),
-                Err(error) => Err(error),
-            };
+            let replies: Result<Vec<Value>, EngineError> = pipe
+                .query_async(&mut connection.clone())
+                .await
+                .map_err(engine_error);
             if replies.is_err() {
                 self.stats.publish_outcome(&replies);
             }
@@ -309,45 +357,16 @@ impl RedisEngine {
         }
         Ok(events)
     }
-
-    async fn publish_side_by_side(
-        &self,
-        targets: &[(String, PublishOptions)],
-        name: &str,
-        data: &Bytes,
-    ) -> Result<Vec<Arc<Event>>, EngineError> {
-        use futures::{StreamExt, TryStreamExt};
-
-        // Owned targets: a closure over borrowed ones is not `Send` enough
-        // for the engine's boxed futures.
-        futures::stream::iter(targets.to_vec())
-            .map(|(channel, options)| async move {
-                let mut connection = self.connection().await?;
-                let stored = self
-                    .invocation(&channel, name, data, options)
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(engine_error)
-                    .and_then(|value| reply::event_id(value).map_err(malformed))
-                    .map(|id| Arc::new(Event::new(id, name, data.clone())));
-                if stored.is_err() {
-                    self.stats.publish_outcome(&stored);
-                }
-                stored
-            })
-            .buffered(CLUSTER_PUBLISH_CONCURRENCY)
-            .try_collect()
-            .await
-    }
 }
 
-/// The cluster's command link and the subscriber client with its pushes,
-/// from `urls` (comma-separated seed nodes; the rest are discovered).
+/// The cluster's command client and the subscriber client with its
+/// pushes, from `urls` (comma-separated seed nodes; the rest are
+/// discovered).
 fn cluster_clients(
     urls: &str,
 ) -> Result<
     (
-        CommandLink,
+        ClusterClient,
         ClusterClient,
         tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
     ),
@@ -376,7 +395,7 @@ fn cluster_clients(
         .push_sender(push_sender)
         .build()
         .map_err(|_| invalid())?;
-    Ok((CommandLink::cluster(commands), subscriber, pushes))
+    Ok((commands, subscriber, pushes))
 }
 
 fn is_connection_error(error: &RedisError) -> bool {
@@ -409,39 +428,56 @@ fn malformed(error: reply::ReplyError) -> EngineError {
 
 #[async_trait]
 impl Engine for RedisEngine {
-    async fn publish_with(
-        &self,
-        channel: &str,
-        name: &str,
-        data: Bytes,
-        options: PublishOptions,
-    ) -> Result<Arc<Event>, EngineError> {
-        let published = self.store(channel, name, data, options).await;
-        self.stats.publish_outcome(&published);
-        published
+    async fn store(&self, channel: &str, draft: Draft<'_>) -> Result<Arc<Event>, EngineError> {
+        let (name, data, options) = (draft.name, draft.data, draft.options);
+        let wait_link = self.wait_link().await?;
+        let mut connection = match &wait_link {
+            Some(link) => link.get().await.map_err(unavailable)?,
+            None => self.connection().await?,
+        };
+        let value: Value = self
+            .invocation(channel, name, &data, options)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(engine_error)?;
+        let id = reply::event_id(value).map_err(malformed)?;
+        self.replicated(&mut connection, Some(&channel_key(channel)))
+            .await?;
+        Ok(Arc::new(Event::new(id, name, data)))
     }
 
     fn stats(&self) -> &EngineStats {
         &self.stats
     }
 
-    /// On one Redis: one pipeline per `PIPELINE_CHUNK` channels (the script
-    /// is loaded, then invoked once per channel, in one round trip). On a
-    /// cluster, where a pipeline must keep to one slot: the scripts run
-    /// side by side, each on its channel's shard.
+    /// On one Redis: one pipeline per `PIPELINE_CHUNK` channels. On a
+    /// cluster: the scripts side by side, each on its channel's shard. With
+    /// `WAIT`, on a connection of its own, waited on once for the batch.
     async fn publish_each(
         &self,
         targets: &[(String, PublishOptions)],
         name: &str,
         data: Bytes,
     ) -> Result<Vec<Arc<Event>>, EngineError> {
-        let events = if self.commands.is_cluster() {
-            self.publish_side_by_side(targets, name, &data).await?
-        } else {
-            self.publish_pipelined(targets, name, &data).await?
+        let wait_link = self.wait_link().await;
+        let connection = match &wait_link {
+            Ok(Some(link)) => link.get().await.map_err(unavailable),
+            Ok(None) => self.connection().await,
+            Err(error) => Err(EngineError::Unavailable(error.to_string())),
         };
+        let mut connection = match connection {
+            Ok(connection) => connection,
+            Err(error) => {
+                let failed = Err::<(), _>(error);
+                self.stats.publish_outcome(&failed);
+                return failed.map(|()| Vec::new());
+            }
+        };
+        let events = self
+            .publish_batch(&connection, targets, name, &data)
+            .await?;
         // Counted once replicated (or not): "stored" means safe.
-        let replicated = self.replicated(None).await;
+        let replicated = self.replicated(&mut connection, None).await;
         for _ in &events {
             self.stats.publish_outcome(&replicated);
         }

@@ -1,7 +1,7 @@
 //! Who is calling: browser sessions and backend publishers.
 //!
 //! - [`token`]: HS256 session tokens (JWT), minted and verified.
-//! - [`session`]: the `belfry_session` cookie and the [`session::CurrentUser`] extractor.
+//! - [`session`]: the `belfry_session` cookie and the [`session::CurrentSession`] extractor.
 //! - [`publisher`]: the publisher key for `POST /api/notifications`.
 //! - [`origin`]: refusing cross-site state changes (CSRF).
 //! - [`session_end`]: streams end when their session expires or signs out.

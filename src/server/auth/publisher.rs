@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::server::error::ApiError;
+use crate::server::limits::client_ip::ClientIp;
 use crate::server::limits::rate::RateLimits;
 
 /// The configured publisher key, if any. `Debug` never shows it.
@@ -57,7 +58,9 @@ impl PublisherKey {
 }
 
 /// Proof that the request carries the publisher key, within the key's rate
-/// (429 with `Retry-After` past it).
+/// (429 with `Retry-After` past it). A client address that sent too many
+/// wrong keys gets 429 before its key is even checked, so keys cannot be
+/// guessed at full speed.
 #[derive(Debug, Clone, Copy)]
 pub struct Publisher;
 
@@ -74,8 +77,16 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        PublisherKey::from_ref(state).check(authorization)?;
-        RateLimits::from_ref(state).publish()?;
+        let ip = parts.extensions.get::<ClientIp>().and_then(|ip| ip.0);
+        let rate = RateLimits::from_ref(state);
+        rate.before_key_check(ip)?;
+        if let Err(refused) = PublisherKey::from_ref(state).check(authorization) {
+            if matches!(refused, ApiError::Unauthorized(_) | ApiError::Forbidden(_)) {
+                rate.wrong_key(ip);
+            }
+            return Err(refused);
+        }
+        rate.publish()?;
         Ok(Publisher)
     }
 }

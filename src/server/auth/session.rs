@@ -1,4 +1,4 @@
-//! The `belfry_session` cookie and the [`CurrentUser`] extractor.
+//! The `belfry_session` cookie and the [`CurrentSession`] extractor.
 //!
 //! The cookie holds a session token ([`super::token`]); it is HttpOnly
 //! (scripts cannot read it), SameSite=Lax (not sent on cross-site
@@ -90,23 +90,6 @@ where
             .ok_or(ApiError::Unauthorized(
                 "sign in first: no valid session cookie",
             ))
-    }
-}
-
-/// The signed-in user; extracting it answers 401 when there is none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrentUser(pub UserName);
-
-impl<S> FromRequestParts<S> for CurrentUser
-where
-    Sessions: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let CurrentSession(session) = CurrentSession::from_request_parts(parts, state).await?;
-        Ok(CurrentUser(session.user))
     }
 }
 

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::{Future, Stream};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::token::{Session, SessionId};
@@ -106,13 +106,15 @@ impl SessionEnds {
             watched.streams += 1;
             watched.signed_out.clone().cancelled_owned()
         };
-        let left = UNIX_EPOCH + Duration::from_secs(session.valid_until);
-        let left = left
-            .duration_since(SystemTime::now())
+        // Checked arithmetic all the way: a far-future end ("never
+        // expires") must not overflow a `SystemTime` or an `Instant`.
+        let left = UNIX_EPOCH
+            .checked_add(Duration::from_secs(session.valid_until))
+            .and_then(|end| end.duration_since(SystemTime::now()).ok())
             .unwrap_or(Duration::ZERO);
         SessionBound {
             frames: Box::pin(frames),
-            expiry: Box::pin(tokio::time::sleep_until(Instant::now() + left)),
+            expiry: Box::pin(tokio::time::sleep(left)),
             signed_out: Box::pin(signed_out),
             watch: Watch {
                 ends: self.clone(),

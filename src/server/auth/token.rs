@@ -151,6 +151,10 @@ impl std::fmt::Debug for SessionKeys {
     }
 }
 
+/// The latest end a session can have: 9999-12-31T23:59:59Z. A token whose
+/// `exp` lies beyond is served as if it ended then ("never expires").
+pub const LATEST_END: u64 = 253_402_300_799;
+
 /// Seconds since the Unix epoch, now.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -267,7 +271,9 @@ impl SessionKeys {
             .ok_or(TokenError::Malformed)?;
         let now = now_secs();
         let leeway = self.checks.leeway.as_secs();
-        let valid_until = claims.exp.saturating_add(leeway);
+        // Hosts mint "never expires" as `exp` near `i64::MAX`; every later
+        // use of the end (timers, cookie ages) must stay in range.
+        let valid_until = claims.exp.saturating_add(leeway).min(LATEST_END);
         if valid_until <= now {
             return Err(TokenError::Expired);
         }

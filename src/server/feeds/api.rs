@@ -17,11 +17,13 @@ use serde::Deserialize;
 use super::mux::Mux;
 use super::open::{FeedOpener, FeedSources};
 use super::registry::FeedStreams;
+use crate::account::model::UserName;
 use crate::server::auth::session::Sessions;
 use crate::server::auth::session_end::SessionEnds;
 use crate::server::error::ApiError;
 use crate::server::json_body::JsonBody;
 use crate::server::limits::client_ip::ClientIp;
+use crate::server::limits::rate::RateLimits;
 use crate::server::sse::SseHub;
 use crate::wire::feed::{parse_feed_list, FeedChange, MAX_FEEDS};
 
@@ -69,14 +71,19 @@ pub async fn feeds_stream(
 
 /// `POST /api/feeds/{stream}` with a [`FeedChange`]: 202 once handed to
 /// the stream (or forwarded to the instance that holds it), 404 for a
-/// stream that is not the caller's or not open.
+/// stream that is not the caller's or not open (or an instance that is
+/// not alive), 429 past the feed-change rate of the session or address.
 pub async fn change_feeds(
     State(streams): State<FeedStreams>,
     State(sessions): State<Sessions>,
+    State(rate): State<RateLimits>,
+    ip: ClientIp,
     Path(stream): Path<String>,
     headers: HeaderMap,
     JsonBody(change): JsonBody<FeedChange>,
 ) -> Result<Response, ApiError> {
+    let requester = sessions.user_of(&headers);
+    rate.feed_change(ip.0, requester.as_ref().map(UserName::as_str))?;
     if change.subscribe.len() + change.unsubscribe.len() > 2 * MAX_FEEDS {
         return Err(ApiError::field(
             "subscribe",
@@ -93,7 +100,6 @@ pub async fn change_feeds(
             }
         }
     }
-    let requester = sessions.user_of(&headers);
     streams.change(&stream, requester.as_ref(), change).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -49,19 +49,23 @@ impl Mailbox {
         Ok(())
     }
 
-    /// The orders waiting now, oldest first; the stream is woken when the
-    /// next one is posted.
-    pub fn take(&self, cx: &Context<'_>) -> VecDeque<Control> {
+    /// The oldest order waiting, if any. The stream is woken when the next
+    /// one is posted, and at once when more are already waiting.
+    pub fn take(&self, cx: &Context<'_>) -> Option<Control> {
         self.waker.register(cx.waker());
         if !self.posted.swap(false, Ordering::AcqRel) {
-            return VecDeque::new();
+            return None;
         }
-        std::mem::take(
-            &mut *self
-                .orders
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        let mut orders = self
+            .orders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let order = orders.pop_front();
+        if !orders.is_empty() {
+            self.posted.store(true, Ordering::Release);
+            cx.waker().wake_by_ref();
+        }
+        order
     }
 }
 
@@ -80,9 +84,10 @@ mod tests {
         }
         assert!(mailbox.post(Control::Unsubscribe(vec![])).is_err());
         let waker = futures::task::noop_waker();
-        let taken = mailbox.take(&Context::from_waker(&waker));
-        assert_eq!(taken.len(), QUEUED_ORDERS);
-        assert!(mailbox.take(&Context::from_waker(&waker)).is_empty());
+        let cx = Context::from_waker(&waker);
+        let taken = std::iter::from_fn(|| mailbox.take(&cx)).count();
+        assert_eq!(taken, QUEUED_ORDERS);
+        assert!(mailbox.take(&cx).is_none());
         assert!(mailbox.post(Control::Subscribe(vec![])).is_ok());
     }
 }

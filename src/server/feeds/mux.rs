@@ -41,7 +41,8 @@ type Opening = BoxFuture<'static, Result<FrameStream, ApiError>>;
 pub struct Mux {
     opener: Arc<FeedOpener>,
     orders: Arc<Mailbox>,
-    /// Frames to send before anything else (the hello, feed errors).
+    /// Frames to send before anything else (the hello, feed errors): at
+    /// most one order's worth (see `poll_next`).
     queued: VecDeque<Bytes>,
     opening: Vec<(FeedKey, Opening)>,
     feeds: Vec<(FeedKey, FrameStream)>,
@@ -127,9 +128,15 @@ impl Stream for Mux {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let this = &mut *self;
-        // Orders first, so an unsubscribe stops a feed before it sends more.
-        for order in this.orders.take(cx) {
-            this.apply(order);
+        // Orders first, so an unsubscribe stops a feed before it sends more;
+        // one at a time, and only once the frames the last one queued are
+        // out. So at most one order's refusals wait here (2 × MAX_FEEDS
+        // frames): further orders wait in the mailbox, which refuses past
+        // its own bound (429), and nothing is dropped.
+        if this.queued.is_empty() {
+            if let Some(order) = this.orders.take(cx) {
+                this.apply(order);
+            }
         }
         let mut at = 0;
         while at < this.opening.len() {

@@ -9,9 +9,20 @@
 //! an anonymous caller for an anonymous stream) may change it; the holder
 //! checks that again before applying a forwarded change. Must not open
 //! feeds itself ([`super::mux`] does).
+//!
+//! Forwarding writes to the engine, so it is guarded: an id that is not
+//! exactly `<12 hex>.<32 hex>` is a 404 at once, and a change is forwarded
+//! only to an instance that is alive. Each instance announces itself every
+//! [`ALIVE_EVERY`] in the channel `feeds:<instance>:alive` (one event kept,
+//! expiring after [`ALIVE_FOR`]); an instance whose announcement is missing
+//! or older than that is gone, and a change for it is a 404 that writes
+//! nothing. The in-process engine has one instance, so every other id is a
+//! 404. A forwarded change expires [`ALIVE_FOR`] after the last one, so an
+//! instance's changes go with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +31,7 @@ use super::mailbox::Mailbox;
 use super::mux::Control;
 use crate::account::model::UserName;
 use crate::engine::live::{follow, keep_following};
-use crate::engine::{PublishOptions, SharedEngine};
+use crate::engine::{Draft, PublishOptions, SharedEngine};
 use crate::server::error::ApiError;
 use crate::wire::feed::FeedChange;
 
@@ -29,6 +40,13 @@ use crate::wire::feed::FeedChange;
 const FORWARDED_KEPT: usize = 256;
 /// The event name of a forwarded change.
 const FORWARDED: &str = "change";
+/// How often an instance announces that it is alive.
+pub const ALIVE_EVERY: Duration = Duration::from_secs(10);
+/// How long an announcement (and a forwarded change) counts.
+pub const ALIVE_FOR: Duration = Duration::from_secs(30);
+/// Hex digits of an instance id, and of a stream's own part.
+const INSTANCE_HEX: usize = 12;
+const STREAM_HEX: usize = 32;
 
 /// Where a change went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,15 +109,40 @@ fn channel(instance: &str) -> String {
     format!("feeds:{instance}")
 }
 
+fn alive_channel(instance: &str) -> String {
+    format!("feeds:{instance}:alive")
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The instance part of a well-formed stream id.
+fn instance_of(stream: &str) -> Option<&str> {
+    let (instance, own) = stream.split_once('.')?;
+    (is_hex(instance, INSTANCE_HEX) && is_hex(own, STREAM_HEX)).then_some(instance)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 impl FeedStreams {
     /// The registry of this instance (given a random instance id) over
     /// `engine`, which carries changes between instances.
     pub fn new(engine: SharedEngine) -> Result<Self, ApiError> {
         Ok(Self {
-            instance: random_hex::<6>()?.into(),
+            instance: random_hex::<{ INSTANCE_HEX / 2 }>()?.into(),
             engine,
             local: Arc::default(),
         })
+    }
+
+    /// This instance's id (the first part of its streams' ids).
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Streams open on this instance now.
@@ -112,7 +155,7 @@ impl FeedStreams {
         &self,
         owner: Option<UserName>,
     ) -> Result<(String, Arc<Mailbox>, Registration), ApiError> {
-        let stream = format!("{}.{}", self.instance, random_hex::<16>()?);
+        let stream = format!("{}.{}", self.instance, random_hex::<{ STREAM_HEX / 2 }>()?);
         let mailbox = Arc::new(Mailbox::default());
         let entry = Entry {
             owner,
@@ -135,14 +178,14 @@ impl FeedStreams {
         requester: Option<&UserName>,
         change: FeedChange,
     ) -> Result<Delivered, ApiError> {
-        let Some((instance, _)) = stream.split_once('.') else {
+        let Some(instance) = instance_of(stream) else {
             return Err(ApiError::NotFound("no such stream"));
         };
         if instance == &*self.instance {
             self.apply_here(stream, requester, change)?;
             return Ok(Delivered::Here);
         }
-        if instance.len() != 12 || !instance.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !self.is_alive(instance).await? {
             return Err(ApiError::NotFound("no such stream"));
         }
         let forwarded = Forwarded {
@@ -155,10 +198,63 @@ impl FeedStreams {
             cap: Some(FORWARDED_KEPT),
             ..PublishOptions::default()
         };
+        let changes = channel(instance);
         self.engine
-            .publish_with(&channel(instance), FORWARDED, data.into(), options)
+            .publish_with(&changes, FORWARDED, data.into(), options)
             .await?;
+        self.engine.expire(&changes, ALIVE_FOR).await?;
         Ok(Delivered::Forwarded)
+    }
+
+    /// Whether `instance` announced itself within [`ALIVE_FOR`]. Reads
+    /// only: asking about an unknown instance creates nothing.
+    async fn is_alive(&self, instance: &str) -> Result<bool, ApiError> {
+        let latest = self.engine.latest(&alive_channel(instance), 1).await?;
+        let fresh_since =
+            now_ms().saturating_sub(u64::try_from(ALIVE_FOR.as_millis()).unwrap_or(u64::MAX));
+        Ok(latest
+            .last()
+            .is_some_and(|event| event.id.ms >= fresh_since))
+    }
+
+    /// Says this instance is alive: one event in its `alive` channel,
+    /// expiring after [`ALIVE_FOR`]. Housekeeping, not a publish: stored
+    /// without counting in `belfry_engine_publishes_total`.
+    async fn announce(&self) -> Result<(), crate::engine::EngineError> {
+        let alive = alive_channel(&self.instance);
+        let draft = Draft {
+            name: "alive",
+            data: bytes::Bytes::from_static(b"{}"),
+            options: PublishOptions {
+                cap: Some(1),
+                ..PublishOptions::default()
+            },
+        };
+        self.engine.store(&alive, draft).await?;
+        self.engine.expire(&alive, ALIVE_FOR).await
+    }
+
+    /// Announces this instance every [`ALIVE_EVERY`] until `shutdown`, the
+    /// first time before it returns (so a change forwarded once start-up is
+    /// over finds it alive).
+    async fn keep_announcing(&self, shutdown: CancellationToken) {
+        if let Err(error) = self.announce().await {
+            tracing::warn!(%error, "could not announce this instance for feed changes");
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(ALIVE_EVERY);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    _ = every.tick() => {}
+                }
+                if let Err(error) = this.announce().await {
+                    tracing::warn!(%error, "could not announce this instance for feed changes");
+                }
+            }
+        });
     }
 
     fn apply_here(
@@ -198,6 +294,7 @@ impl FeedStreams {
     /// is missed), then follows again after any engine outage, resuming
     /// after the last change heard.
     pub async fn listen(self, shutdown: CancellationToken) {
+        self.keep_announcing(shutdown.clone()).await;
         let channel = channel(&self.instance);
         let first = follow(self.engine.clone(), &channel, None, 0)
             .await

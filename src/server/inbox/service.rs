@@ -139,9 +139,22 @@ impl Inbox {
         &self.engine
     }
 
-    /// Records that `user` has an inbox (so `"*"` reaches them).
+    /// Records that `user` has an inbox (so `"*"` reaches them). At the
+    /// in-process engine's bound on users this is a warning, not a
+    /// failure: the user's inbox still opens and takes what is sent to
+    /// them by name; only broadcasts miss them (`belfry_engine_stored`
+    /// beside `belfry_engine_bound` shows it coming).
     pub async fn register(&self, user: &UserName) -> Result<(), EngineError> {
-        self.engine.remember(USERS_SET, user.as_str()).await
+        match self.engine.remember(USERS_SET, user.as_str()).await {
+            Err(EngineError::Full(kind)) => {
+                tracing::warn!(
+                    kind,
+                    "the users set is full: a new user is not reached by \"*\" broadcasts"
+                );
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Stores `content` in each recipient's inbox and announces it live.

@@ -1,4 +1,12 @@
-//! Open-stream limits: per user, per client address, and in all.
+//! Open-stream limits: per user, per client address, signed-in streams in
+//! all, and anonymous streams in all.
+//!
+//! Anonymous streams (the clock, an anonymous multiplexed stream) draw on
+//! a budget of their own ([`StreamLimitConfig::anonymous`]), apart from the
+//! signed-in users' ([`StreamLimitConfig::total`]): however many anonymous
+//! streams a client opens, a signed-in user's inbox still opens. The
+//! per-address limit applies to both, so one client cannot take a whole
+//! budget either.
 //!
 //! [`StreamLimits::admit`] takes a [`StreamPermit`] or answers 429; the
 //! permit lives inside the stream's body and gives its place back when the
@@ -23,8 +31,10 @@ pub struct StreamLimitConfig {
     pub per_user: u32,
     /// Streams one client address may hold.
     pub per_ip: u32,
-    /// Streams this instance holds in all.
+    /// Streams of signed-in users this instance holds in all.
     pub total: u32,
+    /// Anonymous streams this instance holds in all (apart from `total`).
+    pub anonymous: u32,
 }
 
 /// Counts open streams against [`StreamLimitConfig`]; cheap to clone.
@@ -42,6 +52,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Counts {
     total: u32,
+    anonymous: u32,
     users: HashMap<Arc<str>, u32>,
     ips: HashMap<IpAddr, u32>,
 }
@@ -50,6 +61,7 @@ struct Counts {
 #[derive(Debug)]
 pub struct StreamPermit {
     inner: Arc<Inner>,
+    anonymous: bool,
     user: Option<Arc<str>>,
     ip: Option<IpAddr>,
 }
@@ -89,12 +101,19 @@ impl StreamLimits {
         ip: Option<IpAddr>,
     ) -> Result<StreamPermit, ApiError> {
         let config = self.inner.config;
+        let anonymous = user.is_none();
         let user = user
             .filter(|_| config.per_user > 0)
             .map(|user| Arc::<str>::from(user.as_str()));
         let ip = ip.filter(|_| config.per_ip > 0);
         let mut counts = self.inner.counts();
-        if config.total > 0 && counts.total >= config.total {
+        if anonymous {
+            if config.anonymous > 0 && counts.anonymous >= config.anonymous {
+                return Err(refused(
+                    "this server holds as many anonymous streams as it may; sign in or retry shortly",
+                ));
+            }
+        } else if config.total > 0 && counts.total >= config.total {
             return Err(refused(
                 "this server holds as many streams as it may; retry shortly",
             ));
@@ -111,7 +130,11 @@ impl StreamLimits {
                 return Err(refused("too many open streams from this address"));
             }
         }
-        counts.total += 1;
+        if anonymous {
+            counts.anonymous += 1;
+        } else {
+            counts.total += 1;
+        }
         if let Some(user) = &user {
             *counts.users.entry(Arc::clone(user)).or_default() += 1;
         }
@@ -121,6 +144,7 @@ impl StreamLimits {
         drop(counts);
         Ok(StreamPermit {
             inner: Arc::clone(&self.inner),
+            anonymous,
             user,
             ip,
         })
@@ -144,7 +168,11 @@ fn give_back<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: &K) {
 impl Drop for StreamPermit {
     fn drop(&mut self) {
         let mut counts = self.inner.counts();
-        counts.total = counts.total.saturating_sub(1);
+        if self.anonymous {
+            counts.anonymous = counts.anonymous.saturating_sub(1);
+        } else {
+            counts.total = counts.total.saturating_sub(1);
+        }
         if let Some(user) = &self.user {
             give_back(&mut counts.users, user);
         }
@@ -183,16 +211,43 @@ mod tests {
     }
 
     #[test]
-    fn the_address_and_total_limits_hold_for_anonymous_streams() {
+    fn the_address_and_anonymous_limits_hold_for_anonymous_streams() {
         let limits = StreamLimits::new(StreamLimitConfig {
             per_ip: 1,
-            total: 2,
+            anonymous: 2,
             ..StreamLimitConfig::default()
         });
         let _a = limits.admit(None, Some(HOME)).unwrap();
         assert!(limits.admit(None, Some(HOME)).is_err(), "per address");
         let _b = limits.admit(None, None).unwrap();
         assert!(limits.admit(None, None).is_err(), "in all");
+    }
+
+    #[test]
+    fn anonymous_streams_never_take_a_signed_in_users_place() {
+        let limits = StreamLimits::new(StreamLimitConfig {
+            total: 1,
+            anonymous: 3,
+            ..StreamLimitConfig::default()
+        });
+        let anonymous: Vec<_> = (0..3).map(|_| limits.admit(None, None).unwrap()).collect();
+        assert!(
+            limits.admit(None, None).is_err(),
+            "the anonymous budget is spent"
+        );
+        let alice = limits
+            .admit(Some(&alice()), None)
+            .expect("alice's place is in a budget of its own");
+        assert!(
+            limits
+                .admit(Some(&UserName::parse("bob").unwrap()), None)
+                .is_err(),
+            "the signed-in budget is spent"
+        );
+        drop(alice);
+        drop(anonymous);
+        let counts = limits.inner.counts();
+        assert_eq!((counts.total, counts.anonymous), (0, 0));
     }
 
     #[test]

@@ -5,13 +5,19 @@
 //! routing, so it reads the route *template* (`/api/sse/tasks/{id}`,
 //! from axum's `MatchedPath`), never the raw path: the label set stays
 //! bounded whatever clients request. Requests no route matched (static
-//! files, 404s) share the route label `fallback`. tower-http offers a
+//! files, 404s) share the route label `fallback`, and a method outside
+//! the standard nine is counted as `other` (a client can send any token of
+//! any length as a method). The access log (`server::startup`) names
+//! requests with the same two labels, [`method_label`] and [`route_label`],
+//! so it never prints a path that carries a task id, a stream id or a
+//! token. tower-http offers a
 //! request log (used for the access log, see `server::startup`) but no
 //! request counter by route, hence this small layer.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::metrics::counter::Counter;
@@ -51,13 +57,37 @@ impl Default for HttpMetrics {
     }
 }
 
-/// Middleware: counts and times every request.
-pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let route = request
+/// The label of a request's method: one of the nine standard methods, or
+/// `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The label of a request's route: the template the router matched
+/// (`/api/sse/tasks/{id}`), or `fallback` for static files and 404s.
+/// Valid once routing has run (inside `Router::layer`).
+pub fn route_label<B>(request: &axum::http::Request<B>) -> &str {
+    request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "fallback".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+        .map_or("fallback", MatchedPath::as_str)
+}
+
+/// Middleware: counts and times every request.
+pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = route_label(&request).to_owned();
+    let method = method_label(request.method()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics

@@ -89,8 +89,18 @@ impl Metrics {
         );
         registry.register(
             "engine_publishes",
-            "Events published to the engine, by outcome (stored, conflict, unavailable, invalid)",
+            "Events published to the engine, by outcome (stored, conflict, unavailable, invalid, unreplicated, full)",
             engine.publishes.clone(),
+        );
+        registry.register(
+            "engine_stored",
+            "Things the in-process engine holds now, by kind (inboxes, read states, tasks, idempotency records, users, ...)",
+            engine.stored.clone(),
+        );
+        registry.register(
+            "engine_bound",
+            "The in-process engine's bound per kind: at it, new things of the kind are refused (507)",
+            engine.bounds.clone(),
         );
         registry.register(
             "engine_resyncs",

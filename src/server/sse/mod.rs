@@ -350,6 +350,42 @@ mod tests {
         body.next().await.map(|chunk| chunk.expect("body chunk"))
     }
 
+    /// A handler that panics after taking its permit, or a stream whose
+    /// frames panic mid-way: either way the place is given back as the
+    /// panic unwinds, and the open-stream gauge goes back to 0.
+    #[tokio::test]
+    async fn a_panic_in_a_handler_or_its_stream_gives_the_place_back() {
+        use crate::server::limits::streams::{StreamLimitConfig, StreamLimits};
+
+        let (hub, _shutdown) = hub(100);
+        let hub = hub.with_limits(StreamLimits::new(StreamLimitConfig {
+            anonymous: 1,
+            ..StreamLimitConfig::default()
+        }));
+        let in_handler = {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let _permit = permit(&hub);
+                panic!("a handler panics holding its permit");
+            })
+        };
+        assert!(in_handler.await.unwrap_err().is_panic());
+        let response = hub.respond(
+            permit(&hub),
+            futures::stream::once(async { panic!("a stream panics mid-way") }),
+        );
+        assert_eq!(hub.open_streams(), 1);
+        let reading = tokio::spawn(async move {
+            let mut body = response.into_body().into_data_stream();
+            while body.next().await.is_some() {}
+        });
+        assert!(reading.await.unwrap_err().is_panic());
+        assert_eq!(hub.open_streams(), 0, "the gauge is back to 0");
+        let _again = hub
+            .admit(None, ClientIp::default())
+            .expect("the only anonymous place is free again");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_idle_stream_sends_the_retry_hint_then_heartbeats() {
         let (hub, _shutdown) = hub(100);

@@ -44,9 +44,9 @@ pub fn spawn(
         if let Err(error) = run(&tasks, &id, &name, fail_at, step_every, &shutdown).await {
             match error {
                 TaskError::Finished(status) => {
-                    tracing::debug!(task = %id, status = status.as_str(), "demo task stopped early")
+                    tracing::debug!(status = status.as_str(), "demo task stopped early")
                 }
-                error => tracing::warn!(task = %id, %error, "demo task stopped"),
+                error => tracing::warn!(%error, "demo task stopped"),
             }
         }
     });

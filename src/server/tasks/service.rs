@@ -298,7 +298,7 @@ impl Tasks {
             .expire(&channel(&state.id), self.keep_finished)
             .await
         {
-            tracing::warn!(%error, task = %state.id, "could not schedule a finished task's expiry");
+            tracing::warn!(%error, "could not schedule a finished task's expiry");
         }
         if state.status == TaskStatus::Completed {
             let who = state.owner.as_deref().unwrap_or("a worker");
