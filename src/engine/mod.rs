@@ -88,6 +88,13 @@ pub struct PublishOptions {
     pub dedupe: Option<DedupeToken>,
 }
 
+/// Channels to publish one event to, each with its own options
+/// ([`Engine::publish_each`]).
+pub type Targets = [(String, PublishOptions)];
+
+/// The events [`Engine::publish_each`] stored, one per target.
+pub type Published = Result<Vec<Arc<Event>>, EngineError>;
+
 /// An event on its way into a channel ([`Engine::store`]).
 #[derive(Debug, Clone)]
 pub struct Draft<'a> {
@@ -206,12 +213,7 @@ pub trait Engine: Send + Sync + 'static {
     /// dedupe tokens completes it exactly). Engines that talk to a server
     /// send the batch in one round trip, not one per channel; this default
     /// publishes one by one and stops at the first failure.
-    async fn publish_each(
-        &self,
-        targets: &[(String, PublishOptions)],
-        name: &str,
-        data: Bytes,
-    ) -> Result<Vec<Arc<Event>>, EngineError> {
+    async fn publish_each(&self, targets: &Targets, name: &str, data: Bytes) -> Published {
         let mut events = Vec::with_capacity(targets.len());
         for (channel, options) in targets {
             events.push(

@@ -39,7 +39,8 @@ use self::fanout::Fanout;
 use self::keys::{channel_key, set_key};
 use super::stats::EngineStats;
 use super::{
-    Draft, Engine, EngineError, Event, EventId, History, PublishOptions, Subscription, DEDUPE_TTL,
+    Draft, Engine, EngineError, Event, EventId, History, PublishOptions, Published, Subscription,
+    Targets, DEDUPE_TTL,
 };
 
 /// The publish script (`publish.lua`): the documented way for any backend to
@@ -453,12 +454,7 @@ impl Engine for RedisEngine {
     /// On one Redis: one pipeline per `PIPELINE_CHUNK` channels. On a
     /// cluster: the scripts side by side, each on its channel's shard. With
     /// `WAIT`, on a connection of its own, waited on once for the batch.
-    async fn publish_each(
-        &self,
-        targets: &[(String, PublishOptions)],
-        name: &str,
-        data: Bytes,
-    ) -> Result<Vec<Arc<Event>>, EngineError> {
+    async fn publish_each(&self, targets: &Targets, name: &str, data: Bytes) -> Published {
         let wait_link = self.wait_link().await;
         let connection = match &wait_link {
             Ok(Some(link)) => link.get().await.map_err(unavailable),

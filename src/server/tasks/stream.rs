@@ -14,13 +14,13 @@ use axum::response::Response;
 use super::service::{channel, Tasks};
 use crate::account::model::UserName;
 use crate::engine::{Event, EventId};
-use crate::server::auth::session::Sessions;
 use crate::server::error::ApiError;
 use crate::server::limits::client_ip::ClientIp;
 use crate::server::sse::follow::follow_feed;
 use crate::server::sse::framing::Framing;
 use crate::server::sse::resume::Resume;
-use crate::server::sse::{FrameStream, SseHub};
+use crate::server::sse::FrameStream;
+use crate::server::state::AppState;
 use crate::tasks::model::TaskState;
 
 fn is_terminal(event: &Event) -> bool {
@@ -55,16 +55,15 @@ pub async fn task_feed(
 
 /// The handler.
 pub async fn task_stream(
-    State(tasks): State<Tasks>,
-    State(sse): State<SseHub>,
-    State(sessions): State<Sessions>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     ip: ClientIp,
     headers: HeaderMap,
     Resume(last_seen): Resume,
 ) -> Result<Response, ApiError> {
-    let viewer = sessions.user_of(&headers);
-    let permit = sse.admit(viewer.as_ref(), ip)?;
+    let viewer = state.sessions.user_of(&headers);
+    let permit = state.sse.admit(viewer.as_ref(), ip)?;
+    let tasks = state.tasks.clone();
     let feed = task_feed(tasks, &id, viewer.as_ref(), last_seen, Framing::Plain).await?;
-    Ok(sse.respond(permit, feed))
+    Ok(state.sse.respond(permit, feed))
 }
