@@ -117,6 +117,9 @@ struct Channel {
     /// and the same tokens oldest first, to forget them in order.
     dedupe: HashMap<DedupeToken, EventId>,
     dedupe_order: VecDeque<(u64, DedupeToken)>,
+    /// The lease the channel's subscriptions share (one per channel, not
+    /// one per subscription: a stream holds only a clone of it).
+    watch: Weak<WatchLease>,
 }
 
 impl Channel {
@@ -130,6 +133,7 @@ impl Channel {
             expires_at: None,
             dedupe: HashMap::new(),
             dedupe_order: VecDeque::new(),
+            watch: Weak::new(),
         }
     }
 
@@ -155,7 +159,8 @@ impl Channel {
     }
 }
 
-/// Removes a channel that only had subscribers once its last one leaves.
+/// Removes a channel that only had subscribers once its last one leaves;
+/// shared by a channel's subscriptions, so it goes with the last of them.
 struct WatchLease {
     channels: Weak<Mutex<Channels>>,
     name: String,
@@ -163,7 +168,8 @@ struct WatchLease {
 
 impl Drop for WatchLease {
     fn drop(&mut self) {
-        // The subscription's receiver is dropped before its lease.
+        // A subscription's receiver is dropped before its lease, and a
+        // subscriber that came meanwhile holds a new lease and a receiver.
         if let Some(channels) = self.channels.upgrade() {
             let mut channels = lock(&channels);
             let unused = channels
@@ -420,16 +426,19 @@ impl Engine for MemoryEngine {
         let mut channels = self.lock();
         channels.drop_if_expired(channel);
         let live_buffer = self.config.live_buffer;
-        let receiver = channels
+        let entry = channels
             .by_name
             .entry(channel.to_owned())
-            .or_insert_with(|| Channel::new(live_buffer))
-            .sender
-            .subscribe();
-        let lease = WatchLease {
-            channels: Arc::downgrade(&self.channels),
-            name: channel.to_owned(),
-        };
+            .or_insert_with(|| Channel::new(live_buffer));
+        let receiver = entry.sender.subscribe();
+        let lease = entry.watch.upgrade().unwrap_or_else(|| {
+            let lease = Arc::new(WatchLease {
+                channels: Arc::downgrade(&self.channels),
+                name: channel.to_owned(),
+            });
+            entry.watch = Arc::downgrade(&lease);
+            lease
+        });
         Ok(Subscription::new(receiver, Some(Box::new(lease))))
     }
 
@@ -633,8 +642,11 @@ mod tests {
             .subscribe("inbox:bob")
             .await
             .expect("watching is free");
+        let also = engine.subscribe("inbox:bob").await.expect("a second tab");
         assert_eq!(engine.channel_count(), 2);
         drop(watching);
+        assert_eq!(engine.channel_count(), 2, "one subscriber is left");
+        drop(also);
         assert_eq!(engine.channel_count(), 1, "nothing stored, nobody watching");
     }
 

@@ -11,7 +11,7 @@
 //! store or read history and never opens a connection per subscriber.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use crate::engine::stats::EngineStats;
@@ -53,7 +53,9 @@ enum Confirmed {
 
 struct LocalChannel {
     sender: broadcast::Sender<Live>,
-    subscribers: usize,
+    /// The lease the channel's subscriptions share: one per channel, so a
+    /// stream holds only a clone of it; the channel goes with the last.
+    lease: Weak<Lease>,
     confirmed: watch::Sender<Confirmed>,
 }
 
@@ -127,7 +129,8 @@ impl Fanout {
                 "no Redis subscriber connection".into(),
             ));
         }
-        let (receiver, mut confirmed, new) = {
+        // From the lease on, dropping it gives the channel back.
+        let (receiver, mut confirmed, new, lease) = {
             let mut registry = self.lock();
             let new = !registry.channels.contains_key(name);
             if new {
@@ -140,20 +143,23 @@ impl Fanout {
                     .entry(name.to_owned())
                     .or_insert_with(|| LocalChannel {
                         sender: broadcast::Sender::new(buffer),
-                        subscribers: 0,
+                        lease: Weak::new(),
                         confirmed: watch::Sender::new(Confirmed::No),
                     });
-            channel.subscribers += 1;
+            let lease = channel.lease.upgrade().unwrap_or_else(|| {
+                let lease = Arc::new(Lease {
+                    fanout: Arc::clone(self),
+                    name: name.to_owned(),
+                });
+                channel.lease = Arc::downgrade(&lease);
+                lease
+            });
             (
                 channel.sender.subscribe(),
                 channel.confirmed.subscribe(),
                 new,
+                lease,
             )
-        };
-        // From here on, dropping the lease gives the channel back.
-        let lease = Lease {
-            fanout: Arc::clone(self),
-            name: name.to_owned(),
         };
         if new {
             self.changed.notify_one();
@@ -175,15 +181,14 @@ impl Fanout {
         }
     }
 
+    /// The last subscription of `name` is gone (its shared lease dropped),
+    /// unless a new subscriber took a new lease meanwhile.
     fn release(&self, name: &str) {
         let mut registry = self.lock();
-        let last = match registry.channels.get_mut(name) {
-            Some(channel) => {
-                channel.subscribers = channel.subscribers.saturating_sub(1);
-                channel.subscribers == 0
-            }
-            None => false,
-        };
+        let last = registry
+            .channels
+            .get(name)
+            .is_some_and(|channel| channel.lease.strong_count() == 0);
         if last {
             registry.channels.remove(name);
             registry.dirty.insert(name.to_owned());
@@ -327,7 +332,8 @@ impl Watch for PubSubSink {
     }
 }
 
-/// Held by each [`Subscription`]; dropping it gives the channel back.
+/// Shared by a channel's [`Subscription`]s; dropping the last one gives
+/// the channel back.
 struct Lease {
     fanout: Arc<Fanout>,
     name: String,

@@ -106,7 +106,7 @@ pub async fn serve(
                         match path {
                             Some(true) => {
                                 connections.get_or_create(&[("path", "stream")]).inc();
-                                let served = stream_connection::serve(stream, peer, router, limits, head_by);
+                                let served = stream_connection::serve(stream, peer, router, limits.write_timeout, head_by);
                                 tokio::spawn(streams.track_future(served));
                             }
                             Some(false) => {

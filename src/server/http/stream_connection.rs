@@ -41,8 +41,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use super::ConnectionLimits;
-
 /// The request-line prefix that selects this path.
 pub const STREAM_PREFIX: &[u8] = b"GET /api/sse/";
 
@@ -89,18 +87,20 @@ impl Refusal {
 }
 
 /// Serves one stream request on `socket` and closes it; its head must be
-/// in by `head_by`.
+/// in by `head_by`, and a write that makes no progress for `write_timeout`
+/// ends it. (Only what the whole stream needs is passed in: this future is
+/// the stream's task, and every byte of it is paid per idle stream.)
 pub async fn serve(
     mut socket: TcpStream,
     peer: SocketAddr,
     router: Router,
-    limits: ConnectionLimits,
+    write_timeout: Duration,
     head_by: tokio::time::Instant,
 ) {
     let request = match tokio::time::timeout_at(head_by, read_request(&mut socket)).await {
         Ok(Ok(Ok(request))) => request,
         Ok(Ok(Err(refusal))) => {
-            let _ = write_refusal(&mut socket, refusal, limits.write_timeout).await;
+            let _ = write_refusal(&mut socket, refusal, write_timeout).await;
             return;
         }
         // The client closed, or trickled its head past the timeout.
@@ -111,7 +111,7 @@ pub async fn serve(
     // HTTP/1.0 clients know no chunks: their body ends with the connection.
     let chunked = request.version() == Version::HTTP_11;
     let Ok(response) = router.oneshot(request).await;
-    let _ = respond(&mut socket, response, chunked, limits.write_timeout).await;
+    let _ = respond(&mut socket, response, chunked, write_timeout).await;
 }
 
 /// Reads and parses the request head. The outer error is I/O (or the client
