@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -358,12 +358,6 @@ impl Channels {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 #[async_trait]
 impl Engine for MemoryEngine {
     async fn store(&self, channel: &str, draft: Draft<'_>) -> Result<Arc<Event>, EngineError> {
@@ -398,7 +392,7 @@ impl Engine for MemoryEngine {
         let cap = options
             .cap
             .map_or(config.history_cap, |cap| cap.clamp(1, config.history_cap));
-        let now = now_ms();
+        let now = super::now_ms();
         let id = EventId::next_after(channel.last_id, now);
         let event = Arc::new(Event::new(id, name, data));
         channel.last_id = Some(id);

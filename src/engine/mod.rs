@@ -106,6 +106,14 @@ pub struct Draft<'a> {
     pub options: PublishOptions,
 }
 
+/// Milliseconds since the Unix epoch, now: the clock of event ids
+/// (`<ms>-<seq>`), so the age of an event is `now_ms() - id.ms`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// How long a channel remembers a [`DedupeToken`].
 pub const DEDUPE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,7 @@ use super::mailbox::Mailbox;
 use super::mux::Control;
 use crate::account::model::UserName;
 use crate::engine::live::{follow, keep_following};
-use crate::engine::{Draft, PublishOptions, SharedEngine};
+use crate::engine::{now_ms, Draft, PublishOptions, SharedEngine};
 use crate::server::error::ApiError;
 use crate::wire::feed::FeedChange;
 
@@ -121,12 +121,6 @@ fn is_hex(text: &str, len: usize) -> bool {
 fn instance_of(stream: &str) -> Option<&str> {
     let (instance, own) = stream.split_once('.')?;
     (is_hex(instance, INSTANCE_HEX) && is_hex(own, STREAM_HEX)).then_some(instance)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl FeedStreams {
