@@ -12,6 +12,7 @@
 //! - [`activity`]: the live activity feed, `/activity`.
 //! - [`clock`]: the live server clock.
 //! - [`account`]: signing in and out, who is signed in, `/sign-in`.
+//! - [`topics`]: topics users follow, so one publish reaches all of them.
 //!
 //! Around them:
 //!
@@ -35,6 +36,7 @@ pub mod clock;
 pub mod home;
 pub mod inbox;
 pub mod tasks;
+pub mod topics;
 pub mod ui;
 pub mod wire;
 

@@ -325,6 +325,99 @@ mod suite {
 
     #[apply(engines)]
     #[tokio::test]
+    async fn sets_add_and_remove_many_at_once_and_say_which_changed(#[case] make: Factory) {
+        let fixture = make(10, 4);
+        let engine = &fixture.engine;
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(engine.count("followers:deploys").await.unwrap(), 0);
+        let added = engine
+            .remember_each("followers:deploys", &names(&["alice", "bob"]))
+            .await
+            .unwrap();
+        assert_eq!(added, [true, true]);
+        let added = engine
+            .remember_each("followers:deploys", &names(&["bob", "carol"]))
+            .await
+            .unwrap();
+        assert_eq!(added, [false, true], "bob was there already");
+        assert_eq!(engine.count("followers:deploys").await.unwrap(), 3);
+        assert!(engine
+            .is_member("followers:deploys", "carol")
+            .await
+            .unwrap());
+        assert!(!engine.is_member("followers:deploys", "dave").await.unwrap());
+        let removed = engine
+            .forget_each("followers:deploys", &names(&["alice", "dave"]))
+            .await
+            .unwrap();
+        assert_eq!(removed, [true, false], "dave never was");
+        assert_eq!(engine.count("followers:deploys").await.unwrap(), 2);
+        assert!(engine
+            .remember_each("followers:deploys", &[])
+            .await
+            .unwrap()
+            .is_empty());
+        engine.clear("followers:deploys").await.unwrap();
+        assert_eq!(engine.count("followers:deploys").await.unwrap(), 0);
+        assert!(engine
+            .members("followers:deploys")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[apply(engines)]
+    #[tokio::test]
+    async fn a_set_is_paged_through_with_each_member_listed(#[case] make: Factory) {
+        let fixture = make(10, 4);
+        let engine = &fixture.engine;
+        let all: Vec<String> = (0..250).map(|n| format!("user{n:03}")).collect();
+        engine.remember_each("followers:big", &all).await.unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let (page, next) = engine
+                .members_page("followers:big", &cursor, 100)
+                .await
+                .unwrap();
+            seen.extend(page);
+            pages += 1;
+            assert!(pages < 100, "paging ends");
+            match next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), all);
+        let (empty, next) = engine.members_page("followers:none", "", 10).await.unwrap();
+        assert!(empty.is_empty() && next.is_none());
+    }
+
+    #[apply(engines)]
+    #[tokio::test]
+    async fn expiring_after_zero_deletes_at_once_and_the_channel_can_start_again(
+        #[case] make: Factory,
+    ) {
+        let fixture = make(10, 4);
+        let engine = &fixture.engine;
+        engine
+            .publish("topic-def:x", "topic", payload(1))
+            .await
+            .unwrap();
+        engine.expire("topic-def:x", Duration::ZERO).await.unwrap();
+        assert!(engine.latest("topic-def:x", 1).await.unwrap().is_empty());
+        engine
+            .publish("topic-def:x", "topic", payload(2))
+            .await
+            .unwrap();
+        let latest = engine.latest("topic-def:x", 10).await.unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].data, payload(2));
+    }
+
+    #[apply(engines)]
+    #[tokio::test]
     async fn a_conditional_publish_stores_only_on_the_expected_newest_event(#[case] make: Factory) {
         let fixture = make(100, 64);
         let engine = &fixture.engine;

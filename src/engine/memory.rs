@@ -28,7 +28,8 @@
 //! short and never awaits, which is why a blocking mutex beats an async one
 //! here; publishing under the lock is what makes ids and fan-out agree on order.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,7 @@ use tokio::sync::broadcast;
 
 use super::stats::EngineStats;
 use super::{
-    DedupeToken, Draft, Engine, EngineError, Event, EventId, History, Live, Subscription,
+    DedupeToken, Draft, Engine, EngineError, Event, EventId, History, Live, SetPage, Subscription,
     DEDUPE_TTL,
 };
 
@@ -80,6 +81,9 @@ fn kind_of(name: &str) -> &'static str {
         "feeds" => "feed channels",
         "sessions" => "session channels",
         "activity" => "activity channels",
+        "topic" => "topic channels",
+        "topic-def" => "topic definitions",
+        "follows" => "follow records",
         "users" => "users",
         _ => "other channels",
     }
@@ -89,7 +93,7 @@ fn kind_of(name: &str) -> &'static str {
 pub struct MemoryEngine {
     config: MemoryConfig,
     channels: Arc<Mutex<Channels>>,
-    sets: Mutex<HashMap<String, HashSet<String>>>,
+    sets: Mutex<HashMap<String, BTreeSet<String>>>,
     stats: EngineStats,
 }
 
@@ -211,6 +215,9 @@ impl MemoryEngine {
             "feed channels",
             "session channels",
             "activity channels",
+            "topic channels",
+            "topic definitions",
+            "follow records",
             "other channels",
         ] {
             stats
@@ -238,7 +245,7 @@ impl MemoryEngine {
         lock(&self.channels)
     }
 
-    fn sets(&self) -> MutexGuard<'_, HashMap<String, HashSet<String>>> {
+    fn sets(&self) -> MutexGuard<'_, HashMap<String, BTreeSet<String>>> {
         self.sets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -511,6 +518,95 @@ impl Engine for MemoryEngine {
         if let Some(members) = sets.get_mut(set) {
             members.remove(member);
             self.count_members(set, members.len());
+        }
+        Ok(())
+    }
+
+    async fn remember_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError> {
+        let mut sets = self.sets();
+        let present = sets.entry(set.to_owned()).or_default();
+        let new: BTreeSet<&String> = members
+            .iter()
+            .filter(|member| !present.contains(*member))
+            .collect();
+        if present.len().saturating_add(new.len()) > self.config.max_set_members {
+            return Err(EngineError::Full(kind_of(set)));
+        }
+        let added = members
+            .iter()
+            .map(|member| present.insert(member.clone()))
+            .collect();
+        self.count_members(set, present.len());
+        Ok(added)
+    }
+
+    async fn forget_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError> {
+        let mut sets = self.sets();
+        let Some(present) = sets.get_mut(set) else {
+            return Ok(vec![false; members.len()]);
+        };
+        let removed = members
+            .iter()
+            .map(|member| present.remove(member))
+            .collect();
+        self.count_members(set, present.len());
+        if present.is_empty() {
+            sets.remove(set);
+        }
+        Ok(removed)
+    }
+
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .sets()
+            .get(set)
+            .is_some_and(|members| members.contains(member)))
+    }
+
+    async fn count(&self, set: &str) -> Result<u64, EngineError> {
+        Ok(self.sets().get(set).map_or(0, |members| {
+            u64::try_from(members.len()).unwrap_or(u64::MAX)
+        }))
+    }
+
+    async fn members_page(
+        &self,
+        set: &str,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<SetPage, EngineError> {
+        // The cursor is the last member listed: members are kept in order,
+        // so the next page starts after it, whatever changed meanwhile.
+        let sets = self.sets();
+        let Some(members) = sets.get(set) else {
+            return Ok((Vec::new(), None));
+        };
+        let from = if cursor.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(cursor.to_owned())
+        };
+        let page: Vec<String> = members
+            .range((from, Bound::Unbounded))
+            .take(limit.max(1))
+            .cloned()
+            .collect();
+        let next = page
+            .last()
+            .filter(|last| {
+                members
+                    .range::<String, _>((Bound::Excluded(*last), Bound::Unbounded))
+                    .next()
+                    .is_some()
+            })
+            .cloned();
+        Ok((page, next))
+    }
+
+    async fn clear(&self, set: &str) -> Result<(), EngineError> {
+        let mut sets = self.sets();
+        if sets.remove(set).is_some() {
+            self.count_members(set, 0);
         }
         Ok(())
     }

@@ -95,6 +95,10 @@ pub type Targets = [(String, PublishOptions)];
 /// The events [`Engine::publish_each`] stored, one per target.
 pub type Published = Result<Vec<Arc<Event>>, EngineError>;
 
+/// One page of a set ([`Engine::members_page`]): members, and the cursor
+/// of the next page (`None`: that was the last).
+pub type SetPage = (Vec<String>, Option<String>);
+
 /// An event on its way into a channel ([`Engine::store`]).
 #[derive(Debug, Clone)]
 pub struct Draft<'a> {
@@ -232,9 +236,10 @@ pub trait Engine: Send + Sync + 'static {
         Ok(events)
     }
 
-    /// Deletes `channel` and its history once `after` has passed (from now).
-    /// Used for state that is worth keeping only for a while, such as a
-    /// finished task.
+    /// Deletes `channel` and its history once `after` has passed (from now;
+    /// [`Duration::ZERO`](std::time::Duration::ZERO): at once). Used for
+    /// state that is worth keeping only for a while, such as a finished
+    /// task, and to delete a record (a topic's definition).
     async fn expire(&self, channel: &str, after: std::time::Duration) -> Result<(), EngineError>;
 
     /// Subscribes to `channel`'s live events, from now on.
@@ -255,6 +260,35 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Removes `member` from the named set (idempotent).
     async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError>;
+
+    /// Adds each of `members` to the named set, as one step; says for each
+    /// whether it was new. At a bound ([`EngineError::Full`]) none is added.
+    async fn remember_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError>;
+
+    /// Removes each of `members` from the named set, as one step; says for
+    /// each whether it was there.
+    async fn forget_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError>;
+
+    /// Whether `member` is in the named set.
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError>;
+
+    /// How many members the named set has.
+    async fn count(&self, set: &str) -> Result<u64, EngineError>;
+
+    /// About `limit` members of the named set from `cursor` (`""`: from the
+    /// start), and the cursor of the next page (`None`: that was all). A
+    /// member that stays in the set while it is paged through is listed
+    /// (at least once); cursors are the engine's own and opaque to callers
+    /// ([`EngineError::Invalid`] for one it did not make).
+    async fn members_page(
+        &self,
+        set: &str,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<SetPage, EngineError>;
+
+    /// Deletes the named set with every member.
+    async fn clear(&self, set: &str) -> Result<(), EngineError>;
 
     /// Whether the engine can serve requests now (used by `/readyz`).
     async fn ready(&self) -> bool;

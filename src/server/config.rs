@@ -171,6 +171,16 @@ pub struct Config {
     #[arg(long, env = "BELFRY_FEED_CHANGE_RATE_PER_MIN", default_value_t = 120)]
     pub feed_change_rate_per_min: u32,
 
+    /// Topics one user may follow (0 = unlimited). Past it, adding the user
+    /// to another topic is refused (409 `limit_reached`).
+    #[arg(long, env = "BELFRY_MAX_TOPICS_PER_USER", default_value_t = 1000)]
+    pub max_topics_per_user: u64,
+
+    /// Topics in all (0 = unlimited). Past it, creating another is refused
+    /// (409 `limit_reached`).
+    #[arg(long, env = "BELFRY_MAX_TOPICS", default_value_t = 10_000)]
+    pub max_topics: u64,
+
     /// Serve `/metrics` on this address only (e.g. a private interface),
     /// not on the main one.
     #[arg(long, env = "BELFRY_METRICS_ADDR")]
@@ -280,6 +290,8 @@ impl Config {
             send_rate_per_min: 30,
             feed_change_rate_per_min: 120,
             wrong_key_rate_per_min: 10,
+            max_topics_per_user: 1000,
+            max_topics: 10_000,
             metrics_addr: None,
             metrics_token: None,
             header_read_timeout_secs: 30,
@@ -393,6 +405,8 @@ impl fmt::Debug for Config {
             .field("send_rate_per_min", &self.send_rate_per_min)
             .field("feed_change_rate_per_min", &self.feed_change_rate_per_min)
             .field("wrong_key_rate_per_min", &self.wrong_key_rate_per_min)
+            .field("max_topics_per_user", &self.max_topics_per_user)
+            .field("max_topics", &self.max_topics)
             .field("metrics_addr", &self.metrics_addr)
             .field(
                 "metrics_token",

@@ -30,6 +30,10 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 409: the request conflicts with the current state.
     Conflict(String),
+    /// 409: a limit on how many things may exist is reached (topics in
+    /// all, topics one user follows); nothing was changed. The operator
+    /// sets the limit (docs/configuration.md).
+    LimitReached(String),
     /// 413: the body is larger than allowed.
     PayloadTooLarge(&'static str),
     /// 415: the body is not JSON.
@@ -75,6 +79,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::LimitReached(_) => (StatusCode::CONFLICT, "limit_reached"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -92,6 +97,7 @@ impl ApiError {
         match self {
             Self::BadRequest { message, .. }
             | Self::Conflict(message)
+            | Self::LimitReached(message)
             | Self::StorageFull(message) => message.clone(),
             Self::Unavailable { message, .. } | Self::TooManyRequests { message, .. } => {
                 message.clone()

@@ -15,6 +15,7 @@
 //! - [`inbox`]: per-user notification inboxes, their stream and publish API.
 //! - [`tasks`]: long-running tasks, their progress API, stream and demo runner.
 //! - [`activity`]: the activity feed and its stream.
+//! - [`topics`]: topics, who follows them, their backend API.
 //! - [`feeds`]: one stream carrying many feeds, changed while it runs.
 //! - [`limits`]: open-stream limits, rate limits, the client's address.
 //! - [`http`]: the connection loop: header-read and write timeouts, drain.
@@ -48,3 +49,4 @@ pub mod startup;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;
+pub mod topics;

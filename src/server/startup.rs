@@ -51,6 +51,10 @@ use super::tasks::{
     self,
     service::{DemoWorker, Tasks},
 };
+use super::topics::{
+    self,
+    service::{TopicLimits, Topics},
+};
 use crate::app::{shell, App};
 use crate::engine::memory::{MemoryConfig, MemoryEngine};
 use crate::engine::redis::{RedisConfig, RedisEngine};
@@ -123,12 +127,20 @@ impl Application {
             tracing::warn!("demo mode: anyone can sign in by name and send to anyone; never expose this on a public site");
         }
         let http_metrics = HttpMetrics::default();
+        let topics = Topics::new(
+            engine.clone(),
+            TopicLimits {
+                per_user: config.max_topics_per_user,
+                total: config.max_topics,
+            },
+        );
         let metrics = Metrics::new(
             Sources {
                 sse: &sse,
                 engine: engine.stats(),
                 session_ends: &session_ends,
                 http: &http_metrics,
+                topics: topics.stats(),
             },
             config.metrics_token.as_deref(),
         );
@@ -149,6 +161,7 @@ impl Application {
                     shutdown: shutdown.clone(),
                 },
             ),
+            topics,
             activity,
             shutdown: shutdown.clone(),
             draining,
@@ -309,6 +322,22 @@ pub fn router(state: AppState, config: &Config) -> Router {
             "/api/tasks/{id}/progress",
             post(tasks::api::report).layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
         )
+        .route("/api/topics", get(topics::api::list))
+        .route(
+            "/api/topics/{key}",
+            get(topics::api::read)
+                .put(topics::api::put)
+                .delete(topics::api::delete)
+                .layer(DefaultBodyLimit::max(inbox::api::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/topics/{key}/followers",
+            get(topics::api::followers)
+                .post(topics::api::add_followers)
+                .delete(topics::api::remove_followers)
+                .layer(DefaultBodyLimit::max(topics::api::MAX_BODY_BYTES)),
+        )
+        .route("/api/users/{user}/topics", get(topics::api::followed_by))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Server functions get the whole `AppState` as context from this call.

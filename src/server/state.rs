@@ -26,6 +26,7 @@ use super::metrics::http::HttpMetrics;
 use super::metrics::Metrics;
 use super::sse::SseHub;
 use super::tasks::service::Tasks;
+use super::topics::service::Topics;
 use crate::engine::SharedEngine;
 
 /// Shared server state; cheap to clone.
@@ -51,6 +52,8 @@ pub struct AppState {
     pub publisher_key: PublisherKey,
     /// Long-running tasks.
     pub tasks: Tasks,
+    /// Topics and who follows them.
+    pub topics: Topics,
     /// The activity feed.
     pub activity: ActivityFeed,
     /// Cancelled when the server shuts down (background work stops).

@@ -24,3 +24,9 @@ pub const SESSION_END: &str = "session_end";
 pub const HELLO: &str = "hello";
 /// Multiplexed stream: a feed could not be opened (payload `FeedError`).
 pub const FEED_ERROR: &str = "error";
+/// Topics: a topic's definition, as stored (payload `StoredTopic`, in the
+/// engine channel `topic-def:<key>`).
+pub const TOPIC: &str = "topic";
+/// Topics: what one user follows, as stored (payload `Follows`, in the
+/// engine channel `follows:<user>`).
+pub const FOLLOWS: &str = "follows";

@@ -505,3 +505,82 @@ async fn with_wait_1_nothing_in_the_replication_gap_is_acknowledged_and_a_retry_
         "every retried publish is held exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_and_their_followers_are_kept_across_shards_by_either_instance() {
+    let Some(cluster) = blocking(RedisCluster::start) else {
+        return;
+    };
+    let a = app_on(&cluster, 0).await;
+    let b = app_on(&cluster, 0).await;
+    let users = blocking(|| cluster.users_on_every_shard("topic-user-"));
+    let call = |app: &TestApp, method: reqwest::Method, path: String, body| {
+        let request = app
+            .client
+            .request(method, app.url(&path))
+            .bearer_auth(crate::helpers::PUBLISH_KEY)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let put = reqwest::Method::PUT;
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    let (status, _) = call(
+        &a,
+        put,
+        "/api/topics/deploys".into(),
+        json!({"name": "Deploys"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Followers in every shard, added through the other instance.
+    let (status, body) = call(
+        &b,
+        post.clone(),
+        "/api/topics/deploys/followers".into(),
+        json!({ "users": users }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["added"].as_array().unwrap().len(), 3);
+    let (_, body) = call(
+        &a,
+        post,
+        "/api/topics/deploys/followers".into(),
+        json!({ "users": users }),
+    )
+    .await;
+    assert_eq!(body["already"].as_array().unwrap().len(), 3, "{body}");
+    let (_, body) = call(
+        &a,
+        get.clone(),
+        "/api/topics/deploys/followers".into(),
+        json!(null),
+    )
+    .await;
+    let mut listed: Vec<String> = serde_json::from_value(body["users"].clone()).unwrap();
+    listed.sort();
+    let mut expected = users.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for user in &users {
+        let (_, body) = call(
+            &b,
+            get.clone(),
+            format!("/api/users/{user}/topics"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(body["topics"][0]["key"], "deploys", "{user}: {body}");
+    }
+}

@@ -331,7 +331,7 @@ pub struct SseEvent {
 pub use crate::eventually::eventually;
 
 /// Which engine a test app runs on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     Memory,
     Redis,

@@ -46,3 +46,4 @@ mod startup;
 mod stream_connection;
 mod tasks;
 mod timeouts;
+mod topics;

@@ -39,8 +39,8 @@ use self::fanout::Fanout;
 use self::keys::{channel_key, set_key};
 use super::stats::EngineStats;
 use super::{
-    Draft, Engine, EngineError, Event, EventId, History, PublishOptions, Published, Subscription,
-    Targets, DEDUPE_TTL,
+    Draft, Engine, EngineError, Event, EventId, History, PublishOptions, Published, SetPage,
+    Subscription, Targets, DEDUPE_TTL,
 };
 
 /// The publish script (`publish.lua`): the documented way for any backend to
@@ -48,6 +48,31 @@ use super::{
 pub const PUBLISH_SCRIPT: &str = include_str!("publish.lua");
 /// The replay script (`history.lua`).
 pub const HISTORY_SCRIPT: &str = include_str!("history.lua");
+
+/// Adding and removing several members of one set in one step, with one
+/// answer per member (`SADD` with many members only counts them).
+struct SetScripts {
+    add: Script,
+    remove: Script,
+}
+
+impl SetScripts {
+    fn new() -> Self {
+        let each = |command: &str| {
+            Script::new(&format!(
+                "local changed = {{}}\n\
+                 for i, member in ipairs(ARGV) do\n\
+                 changed[i] = redis.call('{command}', KEYS[1], member)\n\
+                 end\n\
+                 return changed"
+            ))
+        };
+        Self {
+            add: each("SADD"),
+            remove: each("SREM"),
+        }
+    }
+}
 
 /// How to reach Redis and how much to keep.
 #[derive(Clone)]
@@ -117,6 +142,7 @@ pub struct RedisEngine {
     wait_timeout: Duration,
     publish: Script,
     history: Script,
+    sets: SetScripts,
     subscriber: tokio::task::JoinHandle<()>,
     stats: EngineStats,
 }
@@ -172,6 +198,7 @@ impl RedisEngine {
             wait_timeout: config.wait_timeout,
             publish: Script::new(PUBLISH_SCRIPT),
             history: Script::new(HISTORY_SCRIPT),
+            sets: SetScripts::new(),
             subscriber,
             stats,
         })
@@ -279,6 +306,32 @@ impl RedisEngine {
     async fn read_command(&self, command: &redis::Cmd) -> Result<Value, EngineError> {
         self.read(|mut connection| async move { command.query_async(&mut connection).await })
             .await
+    }
+
+    /// Adds or removes (`script`) each of `members` in `set`, atomically,
+    /// in one round trip; for each, whether it changed the set.
+    async fn each_member(
+        &self,
+        script: &Script,
+        set: &str,
+        members: &[String],
+    ) -> Result<Vec<bool>, EngineError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = script.key(set_key(set));
+        for member in members {
+            invocation.arg(member);
+        }
+        let value: Value = invocation
+            .invoke_async(&mut self.connection().await?)
+            .await
+            .map_err(engine_error)?;
+        let changed = reply::integers(value).map_err(malformed)?;
+        if changed.len() != members.len() {
+            return Err(malformed(reply::ReplyError("one answer per member")));
+        }
+        Ok(changed.into_iter().map(|n| n == 1).collect())
     }
 
     /// One write command whose reply does not matter (never repeated).
@@ -485,6 +538,11 @@ impl Engine for RedisEngine {
     }
 
     async fn expire(&self, channel: &str, after: Duration) -> Result<(), EngineError> {
+        if after.is_zero() {
+            return self
+                .write(redis::cmd("DEL").arg(channel_key(channel)))
+                .await;
+        }
         let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
         self.write(redis::cmd("PEXPIRE").arg(channel_key(channel)).arg(millis))
             .await
@@ -539,6 +597,59 @@ impl Engine for RedisEngine {
     async fn forget(&self, set: &str, member: &str) -> Result<(), EngineError> {
         self.write(redis::cmd("SREM").arg(set_key(set)).arg(member))
             .await
+    }
+
+    async fn remember_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError> {
+        self.each_member(&self.sets.add, set, members).await
+    }
+
+    async fn forget_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError> {
+        self.each_member(&self.sets.remove, set, members).await
+    }
+
+    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError> {
+        let mut command = redis::cmd("SISMEMBER");
+        command.arg(set_key(set)).arg(member);
+        let value = self.read_command(&command).await?;
+        reply::integer(value).map(|n| n == 1).map_err(malformed)
+    }
+
+    async fn count(&self, set: &str) -> Result<u64, EngineError> {
+        let mut command = redis::cmd("SCARD");
+        command.arg(set_key(set));
+        let value = self.read_command(&command).await?;
+        reply::integer(value)
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(malformed)
+    }
+
+    async fn members_page(
+        &self,
+        set: &str,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<SetPage, EngineError> {
+        // SSCAN's cursor; "0" starts and ends a scan.
+        let start = if cursor.is_empty() {
+            0
+        } else {
+            cursor
+                .parse::<u64>()
+                .map_err(|_| EngineError::Invalid("not a set cursor".into()))?
+        };
+        let mut command = redis::cmd("SSCAN");
+        command
+            .arg(set_key(set))
+            .arg(start)
+            .arg("COUNT")
+            .arg(limit.max(1));
+        let value = self.read_command(&command).await?;
+        let (next, members) = reply::scan(value).map_err(malformed)?;
+        Ok((members, (next != "0").then_some(next)))
+    }
+
+    async fn clear(&self, set: &str) -> Result<(), EngineError> {
+        self.write(redis::cmd("DEL").arg(set_key(set))).await
     }
 
     async fn ready(&self) -> bool {

@@ -83,6 +83,35 @@ pub fn strings(value: Value) -> Result<Vec<String>, ReplyError> {
     }
 }
 
+/// An integer reply (`SCARD`, `SISMEMBER`).
+pub fn integer(value: Value) -> Result<i64, ReplyError> {
+    match value {
+        Value::Int(n) => Ok(n),
+        _ => Err(ReplyError("expected an integer")),
+    }
+}
+
+/// A list of integers (the set scripts' one answer per member).
+pub fn integers(value: Value) -> Result<Vec<i64>, ReplyError> {
+    match value {
+        Value::Array(items) => items.into_iter().map(integer).collect(),
+        _ => Err(ReplyError("expected a list of integers")),
+    }
+}
+
+/// An `SSCAN` reply: the next cursor and this page's members.
+pub fn scan(value: Value) -> Result<(String, Vec<String>), ReplyError> {
+    let Value::Array(mut parts) = value else {
+        return Err(ReplyError("a scan reply is not an array"));
+    };
+    if parts.len() != 2 {
+        return Err(ReplyError("a scan reply is not [cursor, members]"));
+    }
+    let members = strings(parts.pop().unwrap_or_default())?;
+    let cursor = text(parts.pop().unwrap_or_default())?;
+    Ok((cursor, members))
+}
+
 #[derive(Deserialize)]
 struct Envelope<'a> {
     id: &'a str,

@@ -28,6 +28,7 @@ use self::http::HttpMetrics;
 use super::auth::session_end::SessionEnds;
 use super::error::ApiError;
 use super::sse::SseHub;
+use super::topics::service::TopicStats;
 use crate::engine::stats::EngineStats;
 
 /// The metrics of one server instance.
@@ -47,6 +48,8 @@ pub struct Sources<'a> {
     pub session_ends: &'a SessionEnds,
     /// Requests by route and status.
     pub http: &'a HttpMetrics,
+    /// Followers added and removed.
+    pub topics: &'a TopicStats,
 }
 
 impl Metrics {
@@ -58,6 +61,7 @@ impl Metrics {
             engine,
             session_ends,
             http,
+            topics,
         } = sources;
         let mut registry = Registry::with_prefix("belfry");
         registry.register("sse_open_streams", "SSE streams open now", sse.open_gauge());
@@ -101,6 +105,16 @@ impl Metrics {
             "engine_bound",
             "The in-process engine's bound per kind: at it, new things of the kind are refused (507)",
             engine.bounds.clone(),
+        );
+        registry.register(
+            "topic_followers_added",
+            "Follows made: users added to a topic they did not follow",
+            topics.followers_added.clone(),
+        );
+        registry.register(
+            "topic_followers_removed",
+            "Follows ended: users removed from a topic they followed",
+            topics.followers_removed.clone(),
         );
         registry.register(
             "engine_resyncs",

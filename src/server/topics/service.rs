@@ -1,0 +1,551 @@
+//! Topic operations: define and delete topics, add and remove followers,
+//! list both ways, within the operator's limits.
+//!
+//! What is stored (docs/topics.md, "What is stored"):
+//! - a topic's definition: one record, replaced on change, in the channel
+//!   `topic-def:<key>` (Redis: `belfry:{<key>}:topic-def`), carrying a
+//!   random *generation* so a topic deleted and made again under the same
+//!   key starts with no followers;
+//! - every topic's key, in the set `topics` (to list them and to count
+//!   them against `BELFRY_MAX_TOPICS`);
+//! - a topic's followers, in the set `followers:<key>` (to list them);
+//! - what one user follows, in one record per user, `follows:<user>`
+//!   (Redis: `belfry:{<user>}:follows`, in the slot of their inbox), each
+//!   topic with its generation and the position in the topic's channel the
+//!   follow starts after. This record is the truth a user's feed reads; the
+//!   followers set is its index. It is changed by compare-and-set, like the
+//!   read state, so two instances changing one user's topics never lose a
+//!   change.
+//!
+//! It must not know about HTTP: `api.rs` parses requests and calls it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
+use serde::{Deserialize, Serialize};
+
+use crate::account::model::UserName;
+use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
+use crate::server::error::ApiError;
+use crate::topics::model::{Topic, TopicKey};
+use crate::wire::names;
+
+/// The engine set holding every topic's key.
+pub const TOPICS_SET: &str = "topics";
+
+/// Most names in one call that adds or removes followers.
+pub const MAX_USERS_PER_CALL: usize = 1000;
+
+/// Attempts at a change of a user's follow record before giving up on
+/// contention.
+const FOLLOW_ATTEMPTS: usize = 8;
+
+/// The engine channel a topic's notifications are published to.
+pub fn channel(key: &TopicKey) -> String {
+    format!("topic:{key}")
+}
+
+/// The engine channel holding a topic's definition (one record).
+pub fn definition_channel(key: &TopicKey) -> String {
+    format!("topic-def:{key}")
+}
+
+/// The engine set of a topic's followers.
+pub fn followers_set(key: &TopicKey) -> String {
+    format!("followers:{key}")
+}
+
+/// The engine channel holding what `user` follows (one record).
+pub fn follows_channel(user: &UserName) -> String {
+    format!("follows:{user}")
+}
+
+/// The operator's limits; 0 means unlimited.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicLimits {
+    /// Topics one user may follow (`BELFRY_MAX_TOPICS_PER_USER`).
+    pub per_user: u64,
+    /// Topics in all (`BELFRY_MAX_TOPICS`).
+    pub total: u64,
+}
+
+/// What `/metrics` counts of topics.
+#[derive(Clone, Default)]
+pub struct TopicStats {
+    /// Follows made (a user added to a topic they did not follow).
+    pub followers_added: Counter,
+    /// Follows ended (a user removed from a topic they followed).
+    pub followers_removed: Counter,
+}
+
+/// A topic's definition as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredTopic {
+    /// The topic.
+    #[serde(flatten)]
+    pub topic: Topic,
+    /// Made anew each time the key is created: follows of an earlier
+    /// topic under the same key do not count.
+    pub generation: String,
+}
+
+/// One topic a user follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follow {
+    /// The topic's generation when the follow was made.
+    pub generation: String,
+    /// The follow covers what the topic's channel stores after this id.
+    pub since: String,
+}
+
+/// What one user follows: the record in `follows:<user>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follows {
+    /// Followed topics by key.
+    #[serde(default)]
+    pub topics: BTreeMap<TopicKey, Follow>,
+}
+
+/// What adding followers did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Added {
+    /// Users who follow the topic now and did not before.
+    pub added: Vec<UserName>,
+    /// Users who already followed it.
+    pub already: Vec<UserName>,
+}
+
+/// What removing followers did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Users who followed the topic and no longer do.
+    pub removed: Vec<UserName>,
+    /// Users who did not follow it.
+    pub not_following: Vec<UserName>,
+}
+
+/// A topic a user follows, with the follow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Followed {
+    /// The topic.
+    #[serde(flatten)]
+    pub topic: Topic,
+    /// Where the follow starts (an id of the topic's channel; `0-0`: its
+    /// beginning).
+    pub since: String,
+}
+
+/// Topic operations over the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Topics {
+    engine: SharedEngine,
+    limits: TopicLimits,
+    stats: TopicStats,
+}
+
+impl Topics {
+    /// Topics stored in `engine`, within `limits`.
+    pub fn new(engine: SharedEngine, limits: TopicLimits) -> Self {
+        Self {
+            engine,
+            limits,
+            stats: TopicStats::default(),
+        }
+    }
+
+    /// The counters `/metrics` shows.
+    pub fn stats(&self) -> &TopicStats {
+        &self.stats
+    }
+
+    /// The topic `key`, if it exists.
+    pub async fn get(&self, key: &TopicKey) -> Result<Option<StoredTopic>, EngineError> {
+        let record = self.engine.latest(&definition_channel(key), 1).await?;
+        Ok(record.last().and_then(|event| {
+            serde_json::from_slice::<StoredTopic>(&event.data)
+                .map_err(|error| tracing::warn!(%error, "ignoring an unreadable topic"))
+                .ok()
+        }))
+    }
+
+    async fn existing(&self, key: &TopicKey) -> Result<StoredTopic, ApiError> {
+        self.get(key).await?.ok_or(ApiError::NotFound(
+            "no such topic: create it with PUT /api/topics/{key}",
+        ))
+    }
+
+    /// Creates `topic`, or changes it (its followers stay). Returns whether
+    /// it was created.
+    pub async fn put(&self, topic: Topic) -> Result<bool, ApiError> {
+        let (generation, created) = match self.get(&topic.key).await? {
+            Some(stored) => (stored.generation, false),
+            None => {
+                if self.limits.total > 0
+                    && self.engine.count(TOPICS_SET).await? >= self.limits.total
+                {
+                    return Err(ApiError::LimitReached(format!(
+                        "there are {} topics, the most this server allows (BELFRY_MAX_TOPICS); delete one first",
+                        self.limits.total
+                    )));
+                }
+                (random_generation()?, true)
+            }
+        };
+        let key = topic.key.clone();
+        let stored = StoredTopic { topic, generation };
+        let payload =
+            serde_json::to_vec(&stored).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let options = PublishOptions {
+            cap: Some(1),
+            ..PublishOptions::default()
+        };
+        self.engine
+            .publish_with(
+                &definition_channel(&key),
+                names::TOPIC,
+                Bytes::from(payload),
+                options,
+            )
+            .await?;
+        // After the definition, so a listed topic can always be read; a
+        // failure here is repaired by the caller's retry of the same PUT.
+        self.engine.remember(TOPICS_SET, key.as_str()).await?;
+        Ok(created)
+    }
+
+    /// Deletes topic `key` and its followers. Returns whether it existed.
+    /// Follow records that name it are left as they are: its generation is
+    /// gone, so they count for nothing (and are dropped on the next change
+    /// that needs the room).
+    pub async fn delete(&self, key: &TopicKey) -> Result<bool, ApiError> {
+        if self.get(key).await?.is_none() {
+            return Ok(false);
+        }
+        let zero = std::time::Duration::ZERO;
+        self.engine.expire(&definition_channel(key), zero).await?;
+        self.engine.expire(&channel(key), zero).await?;
+        self.engine.clear(&followers_set(key)).await?;
+        self.engine.forget(TOPICS_SET, key.as_str()).await?;
+        Ok(true)
+    }
+
+    /// About `limit` topics from `cursor` (`""`: the start), in key order
+    /// within the page, and the next page's cursor.
+    pub async fn list(
+        &self,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<(Vec<Topic>, Option<String>), ApiError> {
+        let (keys, next) = self.page(TOPICS_SET, cursor, limit).await?;
+        let mut topics = Vec::with_capacity(keys.len());
+        for key in keys.iter().filter_map(|key| TopicKey::parse(key).ok()) {
+            if let Some(stored) = self.get(&key).await? {
+                topics.push(stored.topic);
+            }
+        }
+        topics.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok((topics, next))
+    }
+
+    /// About `limit` followers of topic `key` from `cursor`, by name within
+    /// the page, and the next page's cursor.
+    pub async fn followers(
+        &self,
+        key: &TopicKey,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), ApiError> {
+        self.existing(key).await?;
+        let (mut users, next) = self.page(&followers_set(key), cursor, limit).await?;
+        users.sort();
+        Ok((users, next))
+    }
+
+    async fn page(
+        &self,
+        set: &str,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), ApiError> {
+        match self.engine.members_page(set, cursor, limit).await {
+            Err(EngineError::Invalid(_)) => Err(ApiError::field(
+                "cursor",
+                "not a cursor this API gave out: start without one",
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// What `user` follows, with its record's id (for a compare-and-set).
+    async fn follows_and_record(&self, user: &UserName) -> Result<(Follows, EventId), EngineError> {
+        let record = self.engine.latest(&follows_channel(user), 1).await?;
+        Ok(match record.last() {
+            Some(event) => (
+                serde_json::from_slice::<Follows>(&event.data).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "ignoring an unreadable follow record");
+                    Follows::default()
+                }),
+                event.id,
+            ),
+            None => (Follows::default(), EventId::ZERO),
+        })
+    }
+
+    /// What `user` follows, as stored (topics deleted since included).
+    pub async fn follows(&self, user: &UserName) -> Result<Follows, EngineError> {
+        Ok(self.follows_and_record(user).await?.0)
+    }
+
+    /// The topics `user` follows, by key.
+    pub async fn followed_by(&self, user: &UserName) -> Result<Vec<Followed>, ApiError> {
+        let follows = self.follows(user).await?;
+        let mut followed = Vec::with_capacity(follows.topics.len());
+        for (key, follow) in follows.topics {
+            match self.get(&key).await? {
+                Some(stored) if stored.generation == follow.generation => {
+                    followed.push(Followed {
+                        topic: stored.topic,
+                        since: follow.since,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(followed)
+    }
+
+    /// Replaces `user`'s follow record with `follows` if it is still at
+    /// `previous` ([`EngineError::Conflict`] otherwise).
+    async fn store_follows(
+        &self,
+        user: &UserName,
+        follows: &Follows,
+        previous: EventId,
+    ) -> Result<(), EngineError> {
+        let payload =
+            serde_json::to_vec(follows).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let options = PublishOptions {
+            cap: Some(1),
+            expect_last: Some(previous),
+            ..PublishOptions::default()
+        };
+        self.engine
+            .publish_with(
+                &follows_channel(user),
+                names::FOLLOWS,
+                Bytes::from(payload),
+                options,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Drops from `follows` the topics deleted (or made anew) since.
+    async fn without_stale(&self, mut follows: Follows) -> Result<Follows, EngineError> {
+        let mut live = BTreeMap::new();
+        for (key, follow) in std::mem::take(&mut follows.topics) {
+            if self
+                .get(&key)
+                .await?
+                .is_some_and(|stored| stored.generation == follow.generation)
+            {
+                live.insert(key, follow);
+            }
+        }
+        follows.topics = live;
+        Ok(follows)
+    }
+
+    fn over_limit(&self, follows: &Follows) -> bool {
+        self.limits.per_user > 0
+            && u64::try_from(follows.topics.len()).unwrap_or(u64::MAX) >= self.limits.per_user
+    }
+
+    fn limit_error(&self, users: &[UserName]) -> ApiError {
+        let names: Vec<&str> = users.iter().take(5).map(UserName::as_str).collect();
+        let more = users.len().saturating_sub(names.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        ApiError::LimitReached(format!(
+            "{}{more} already follow{} {} topics, the most this server allows (BELFRY_MAX_TOPICS_PER_USER); nobody was added",
+            names.join(", "),
+            if users.len() == 1 { "s" } else { "" },
+            self.limits.per_user
+        ))
+    }
+
+    /// Makes `user` follow `stored` after `since`, unless they do: returns
+    /// whether they did not. [`ApiError::LimitReached`] at the user's limit.
+    async fn follow_one(
+        &self,
+        user: &UserName,
+        stored: &StoredTopic,
+        since: EventId,
+    ) -> Result<bool, ApiError> {
+        let key = &stored.topic.key;
+        for _ in 0..FOLLOW_ATTEMPTS {
+            let (mut follows, record) = self.follows_and_record(user).await?;
+            if follows
+                .topics
+                .get(key)
+                .is_some_and(|follow| follow.generation == stored.generation)
+            {
+                return Ok(false);
+            }
+            if self.over_limit(&follows) {
+                follows = self.without_stale(follows).await?;
+                if self.over_limit(&follows) {
+                    return Err(self.limit_error(std::slice::from_ref(user)));
+                }
+            }
+            follows.topics.insert(
+                key.clone(),
+                Follow {
+                    generation: stored.generation.clone(),
+                    since: since.to_string(),
+                },
+            );
+            match self.store_follows(user, &follows, record).await {
+                Ok(()) => return Ok(true),
+                Err(EngineError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(EngineError::Unavailable("follow record contended".into()).into())
+    }
+
+    /// Ends `user`'s follow of topic `key` (of any generation): returns
+    /// whether they followed it.
+    async fn leave_one(&self, user: &UserName, key: &TopicKey) -> Result<bool, ApiError> {
+        for _ in 0..FOLLOW_ATTEMPTS {
+            let (mut follows, record) = self.follows_and_record(user).await?;
+            if follows.topics.remove(key).is_none() {
+                return Ok(false);
+            }
+            match self.store_follows(user, &follows, record).await {
+                Ok(()) => return Ok(true),
+                Err(EngineError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(EngineError::Unavailable("follow record contended".into()).into())
+    }
+
+    /// Makes each of `users` follow topic `key` from now on. Past a user's
+    /// limit nobody is added ([`ApiError::LimitReached`] names who is at
+    /// it); 404 for a topic that does not exist.
+    pub async fn add_followers(
+        &self,
+        key: &TopicKey,
+        users: &[UserName],
+    ) -> Result<Added, ApiError> {
+        let stored = self.existing(key).await?;
+        let users = distinct(users);
+        // Check every limit first, so a refusal changes nothing.
+        let mut at_limit = Vec::new();
+        let mut already = Vec::new();
+        for user in &users {
+            let follows = self.follows(user).await?;
+            if follows
+                .topics
+                .get(key)
+                .is_some_and(|follow| follow.generation == stored.generation)
+            {
+                already.push(user.clone());
+            } else if self.over_limit(&follows)
+                && self.over_limit(&self.without_stale(follows).await?)
+            {
+                at_limit.push(user.clone());
+            }
+        }
+        if !at_limit.is_empty() {
+            return Err(self.limit_error(&at_limit));
+        }
+        // Follows cover what the topic stores from now on.
+        let since = self
+            .engine
+            .latest(&channel(key), 1)
+            .await?
+            .last()
+            .map_or(EventId::ZERO, |event| event.id);
+        let to_add: Vec<&UserName> = users
+            .iter()
+            .filter(|user| !already.contains(user))
+            .collect();
+        let mut added = Vec::new();
+        for user in to_add {
+            match self.follow_one(user, &stored, since).await {
+                Ok(true) => added.push(user.clone()),
+                Ok(false) => already.push(user.clone()),
+                Err(error) => {
+                    // Someone else filled the user's last place meanwhile:
+                    // undo this call's follows, so nothing is half-done.
+                    for user in &added {
+                        self.leave_one(user, key).await?;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let names: Vec<String> = users.iter().map(ToString::to_string).collect();
+        self.engine
+            .remember_each(&followers_set(key), &names)
+            .await?;
+        self.stats.followers_added.inc_by(added.len() as u64);
+        Ok(Added { added, already })
+    }
+
+    /// Ends each of `users`' follow of topic `key` (a required topic too:
+    /// backends may). What they received stays in their inboxes.
+    pub async fn remove_followers(
+        &self,
+        key: &TopicKey,
+        users: &[UserName],
+    ) -> Result<Removed, ApiError> {
+        self.existing(key).await?;
+        let users = distinct(users);
+        let mut result = Removed::default();
+        for user in users {
+            if self.leave_one(&user, key).await? {
+                result.removed.push(user);
+            } else {
+                result.not_following.push(user);
+            }
+        }
+        let names: Vec<String> = result
+            .removed
+            .iter()
+            .chain(&result.not_following)
+            .map(ToString::to_string)
+            .collect();
+        self.engine.forget_each(&followers_set(key), &names).await?;
+        self.stats
+            .followers_removed
+            .inc_by(result.removed.len() as u64);
+        Ok(result)
+    }
+}
+
+/// `users` without repeats, in first-seen order.
+fn distinct(users: &[UserName]) -> Vec<UserName> {
+    let mut seen = std::collections::HashSet::new();
+    users
+        .iter()
+        .filter(|user| seen.insert(*user))
+        .cloned()
+        .collect()
+}
+
+/// A fresh topic generation: 64 random bits, in hex.
+fn random_generation() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| {
+        tracing::error!(%error, "no randomness for a topic generation");
+        ApiError::Internal
+    })?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
