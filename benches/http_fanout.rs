@@ -24,6 +24,12 @@
 //! `BENCH_REFERENCE_LD_PRELOAD` to a jemalloc library to give it Belfry's.
 //!
 //! Run: `benches/run.sh http_fanout [--streams 1000] [--rate 200] [--seconds 5] [--runs 3] [--targets reference,memory,redis]`
+//!
+//! Two builds in one run: `BENCH_BINARY_B=<another build of the server>`
+//! with `--targets reference,memory,memory-b,redis,redis-b` runs it as the
+//! `-b` targets beside this checkout's release binary (e.g. the commit
+//! before a change, built with `cargo build --release --no-default-features
+//! --features ssr,jemalloc` in a worktree).
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -46,7 +52,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use redis_server::{free_port, RedisServer};
 use support::sse_client::{await_deliveries, open_stream, spawn_readers, tally, Tally};
-use support::{median, percentile, rss_kib, spawn_belfry, wait_ready, Process};
+use support::{median, percentile, rss_kib, spawn_belfry, spawn_binary, wait_ready, Process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
@@ -86,6 +92,10 @@ enum Target {
     Raw,
     Memory,
     Redis,
+    /// The in-process engine, on the build `BENCH_BINARY_B` names.
+    MemoryB,
+    /// Redis, on the build `BENCH_BINARY_B` names.
+    RedisB,
 }
 
 impl Target {
@@ -95,6 +105,8 @@ impl Target {
             Target::Raw => "raw tokio, no hyper",
             Target::Memory => "Belfry in-process",
             Target::Redis => "Belfry on Redis",
+            Target::MemoryB => "B: Belfry in-process",
+            Target::RedisB => "B: Belfry on Redis",
         }
     }
 }
@@ -254,7 +266,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
     let port = free_port();
     let client = reqwest::Client::new();
     let base_url = format!("http://127.0.0.1:{port}");
-    let redis = (target == Target::Redis).then(RedisServer::start);
+    let redis = matches!(target, Target::Redis | Target::RedisB).then(RedisServer::start);
     let (server, ready, stream_path, publish_path) = match target {
         Target::Reference | Target::Raw => {
             let flag = if target == Target::Raw {
@@ -275,6 +287,18 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         }
         Target::Memory | Target::Redis => (
             spawn_belfry(port, redis.as_ref().map(|r| r.url()).as_deref(), &[]),
+            "/readyz",
+            "/api/sse/inbox",
+            "/api/notifications",
+        ),
+        Target::MemoryB | Target::RedisB => (
+            spawn_binary(
+                &std::env::var("BENCH_BINARY_B")
+                    .expect("the -b targets run the build BENCH_BINARY_B names"),
+                port,
+                redis.as_ref().map(|r| r.url()).as_deref(),
+                &[],
+            ),
             "/readyz",
             "/api/sse/inbox",
             "/api/notifications",
@@ -309,7 +333,7 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
         let marker = format!("bench-{seq}-{};", base.elapsed().as_micros());
         let request = match target {
             Target::Reference | Target::Raw => client.post(&url).body(marker),
-            Target::Memory | Target::Redis => client
+            Target::Memory | Target::Redis | Target::MemoryB | Target::RedisB => client
                 .post(&url)
                 .bearer_auth(support::PUBLISH_KEY)
                 .json(&serde_json::json!({"to": "bench", "kind": "info", "title": marker})),

@@ -50,7 +50,18 @@ pub fn release_binary() -> String {
 /// `BENCH_LD_PRELOAD` in the bench's environment becomes the server's
 /// `LD_PRELOAD` (a heap profiler, or jemalloc/mimalloc to compare allocators).
 pub fn spawn_belfry(port: u16, redis_url: Option<&str>, extra: &[(&str, &str)]) -> Process {
-    let mut command = Command::new(release_binary());
+    spawn_binary(&release_binary(), port, redis_url, extra)
+}
+
+/// [`spawn_belfry`] with another build of the server (an older commit's, to
+/// compare two builds in one run).
+pub fn spawn_binary(
+    binary: &str,
+    port: u16,
+    redis_url: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Process {
+    let mut command = Command::new(binary);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("REDIS_URL")

@@ -417,4 +417,9 @@ async fn a_stalled_replica_holds_up_only_the_publishes_that_wait_for_it() {
         "each is stored but unreplicated: {answers:?}"
     );
     assert_eq!(ready, 200, "the instance stays ready while publishes wait");
+    let first_answer = answers.iter().map(|(_, at)| *at).min().unwrap_or_default();
+    assert!(
+        ready_after < first_answer,
+        "/readyz is answered while the publishes still wait for the replica, not behind them"
+    );
 }
