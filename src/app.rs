@@ -14,6 +14,7 @@ use crate::activity::page::ActivityPage;
 use crate::home::HomePage;
 use crate::inbox::page::NotificationsPage;
 use crate::tasks::page::ProgressPage;
+use crate::topics::page::TopicsPage;
 use crate::ui::header::Header;
 
 /// The full HTML document the server renders around [`App`].
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("notifications") view=NotificationsPage />
                     <Route path=StaticSegment("progress") view=ProgressPage />
                     <Route path=StaticSegment("activity") view=ActivityPage />
+                    <Route path=StaticSegment("topics") view=TopicsPage />
                     <Route path=StaticSegment("sign-in") view=SignInPage />
                 </Routes>
             </main>

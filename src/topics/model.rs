@@ -99,6 +99,36 @@ pub struct Topic {
     pub required: bool,
 }
 
+/// A topic as its page shows it to one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicChoice {
+    /// The topic.
+    pub topic: Topic,
+    /// Whether the user follows it.
+    pub following: bool,
+}
+
+impl TopicChoice {
+    /// What the user may do with it: leave it (followed, not required),
+    /// follow it (open, not followed), or neither.
+    pub fn action(&self) -> Option<TopicAction> {
+        match (self.following, self.topic.required, self.topic.open) {
+            (true, false, _) => Some(TopicAction::Leave),
+            (false, _, true) => Some(TopicAction::Follow),
+            _ => None,
+        }
+    }
+}
+
+/// A change a user makes to what they follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicAction {
+    /// Start following.
+    Follow,
+    /// Stop following.
+    Leave,
+}
+
 /// Longest topic name, in characters.
 pub const NAME_MAX: usize = 80;
 /// Longest topic description, in characters.

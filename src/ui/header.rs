@@ -16,6 +16,7 @@ pub fn Header() -> impl IntoView {
         ("/notifications", "Notifications"),
         ("/progress", "Progress"),
         ("/activity", "Activity"),
+        ("/topics", "Topics"),
     ];
     view! {
         <header class="border-b border-slate-200 bg-white">

@@ -336,3 +336,73 @@ async fn past_a_limit_nothing_is_half_done(#[case] engine: EngineKind) {
     assert_eq!(alice, ["a", "c"]);
     assert_eq!(create(&app, "d", json!({"name": "d"})).await.0, 201);
 }
+
+#[apply(on_both_engines)]
+#[tokio::test]
+async fn users_follow_open_topics_and_leave_those_not_required_themselves(
+    #[case] engine: EngineKind,
+) {
+    let app = spawn_on(engine).await;
+    create(&app, "deploys", json!({"name": "Deploys", "open": true})).await;
+    create(&app, "billing", json!({"name": "Billing"})).await;
+    create(
+        &app,
+        "security",
+        json!({"name": "Security", "required": true, "open": true}),
+    )
+    .await;
+    let own = |path: &'static str, key: &'static str| {
+        let app = &app;
+        async move {
+            app.server_fn(path, Some("alice"), &[("key", key)])
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    let follow = "/api/topics/_follow";
+    let leave = "/api/topics/_leave";
+    let done = |status: u16| (200..400).contains(&status);
+    assert!(done(own(follow, "deploys").await));
+    assert!(
+        done(own(follow, "deploys").await),
+        "following twice changes nothing"
+    );
+    assert!(done(own(follow, "security").await));
+    assert_eq!(
+        own(follow, "billing").await,
+        403,
+        "a closed topic is for backends to hand out"
+    );
+    assert_eq!(own(follow, "nope").await, 404);
+    assert_eq!(own(follow, "Not A Key").await, 400);
+    assert_eq!(
+        own(leave, "security").await,
+        403,
+        "a required topic cannot be left"
+    );
+    let mut alice = topics_of(&app, "alice").await;
+    alice.sort();
+    assert_eq!(alice, ["deploys", "security"]);
+    assert_eq!(followers_of(&app, "deploys").await, names(&["alice"]));
+
+    assert!(done(own(leave, "deploys").await));
+    assert!(
+        done(own(leave, "deploys").await),
+        "leaving one never followed changes nothing"
+    );
+    assert_eq!(topics_of(&app, "alice").await, ["security"]);
+    assert!(followers_of(&app, "deploys").await.is_empty());
+
+    let anonymous = app.server_fn(follow, None, &[("key", "deploys")]).await;
+    assert_eq!(anonymous.status(), 401);
+    let page = app
+        .get_with_cookie("/topics", &app.cookie_for("alice"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"data-key="deploys""#) && html.contains(r#"data-key="security""#));
+    assert!(
+        !html.contains(r#"data-key="billing""#),
+        "a closed topic alice does not follow is not offered"
+    );
+}

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::model::UserName;
 use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
 use crate::server::error::ApiError;
-use crate::topics::model::{Topic, TopicKey};
+use crate::topics::model::{Topic, TopicChoice, TopicKey};
 use crate::wire::names;
 
 /// The engine set holding every topic's key.
@@ -527,6 +527,91 @@ impl Topics {
             .followers_removed
             .inc_by(result.removed.len() as u64);
         Ok(result)
+    }
+}
+
+/// Most topics the topics page lists (open ones and the user's own).
+pub const CHOICES_MAX: usize = 1000;
+
+impl Topics {
+    /// `user` follows topic `key` themselves: only an open topic (a
+    /// closed one is for backends to hand out). Returns whether they did
+    /// not follow it already.
+    pub async fn follow_self(&self, user: &UserName, key: &TopicKey) -> Result<bool, ApiError> {
+        let stored = self.existing(key).await?;
+        if !stored.topic.open {
+            return Err(ApiError::Forbidden(
+                "this topic is not open: your application adds its followers",
+            ));
+        }
+        let since = self
+            .engine
+            .latest(&channel(key), 1)
+            .await?
+            .last()
+            .map_or(EventId::ZERO, |event| event.id);
+        let added = self.follow_one(user, &stored, since).await?;
+        self.engine
+            .remember(&followers_set(key), user.as_str())
+            .await?;
+        if added {
+            self.stats.followers_added.inc();
+        }
+        Ok(added)
+    }
+
+    /// `user` leaves topic `key` themselves: not a required one. Returns
+    /// whether they followed it.
+    pub async fn leave_self(&self, user: &UserName, key: &TopicKey) -> Result<bool, ApiError> {
+        let stored = self.existing(key).await?;
+        if stored.topic.required {
+            return Err(ApiError::Forbidden(
+                "this topic is required: followers cannot leave it",
+            ));
+        }
+        let left = self.leave_one(user, key).await?;
+        self.engine
+            .forget(&followers_set(key), user.as_str())
+            .await?;
+        if left {
+            self.stats.followers_removed.inc();
+        }
+        Ok(left)
+    }
+
+    /// What the topics page shows `user`: every open topic and every topic
+    /// they follow (at most [`CHOICES_MAX`]), by name.
+    pub async fn choices_for(&self, user: &UserName) -> Result<Vec<TopicChoice>, ApiError> {
+        let followed = self.followed_by(user).await?;
+        let mut choices: Vec<TopicChoice> = followed
+            .into_iter()
+            .map(|followed| TopicChoice {
+                topic: followed.topic,
+                following: true,
+            })
+            .collect();
+        let mut cursor = String::new();
+        while choices.len() < CHOICES_MAX {
+            let (topics, next) = self.list(&cursor, 100).await?;
+            for topic in topics {
+                if topic.open && !choices.iter().any(|choice| choice.topic.key == topic.key) {
+                    choices.push(TopicChoice {
+                        topic,
+                        following: false,
+                    });
+                }
+            }
+            match next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        choices.truncate(CHOICES_MAX);
+        choices.sort_by(|a, b| {
+            (a.topic.name.to_lowercase(), &a.topic.key)
+                .cmp(&(b.topic.name.to_lowercase(), &b.topic.key))
+        });
+        Ok(choices)
     }
 }
 
