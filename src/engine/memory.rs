@@ -85,6 +85,8 @@ fn kind_of(name: &str) -> &'static str {
         "topic-def" => "topic definitions",
         "follows" => "follow records",
         "users" => "users",
+        "topics" | "open-topics" => "topic keys",
+        "followers" => "followers",
         _ => "other channels",
     }
 }

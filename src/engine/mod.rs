@@ -214,6 +214,28 @@ pub trait Engine: Send + Sync + 'static {
         published
     }
 
+    /// Replaces the one record `channel` holds (cap 1) with an event named
+    /// `name` carrying `data`, if the record is still `previous`
+    /// ([`EventId::ZERO`]: none yet); otherwise [`EngineError::Conflict`]
+    /// and nothing changes. Compare-and-set for state kept as one record
+    /// (a user's read state, what they follow).
+    async fn replace(
+        &self,
+        channel: &str,
+        name: &str,
+        data: Bytes,
+        previous: EventId,
+    ) -> Result<(), EngineError> {
+        let options = PublishOptions {
+            cap: Some(1),
+            expect_last: Some(previous),
+            ..PublishOptions::default()
+        };
+        self.publish_with(channel, name, data, options)
+            .await
+            .map(|_| ())
+    }
+
     /// What each engine does for [`Engine::publish_with`]: stores and
     /// announces one event (counting is the trait's).
     async fn store(&self, channel: &str, draft: Draft<'_>) -> Result<Arc<Event>, EngineError>;
@@ -239,7 +261,10 @@ pub trait Engine: Send + Sync + 'static {
     /// Deletes `channel` and its history once `after` has passed (from now;
     /// [`Duration::ZERO`](std::time::Duration::ZERO): at once). Used for
     /// state that is worth keeping only for a while, such as a finished
-    /// task, and to delete a record (a topic's definition).
+    /// task, and to delete a record (a topic's definition). What becomes
+    /// of live subscribers of a deleted channel differs: in-process their
+    /// subscription ends, on Redis it stays and hears later publishes; so
+    /// delete only channels nobody follows any more.
     async fn expire(&self, channel: &str, after: std::time::Duration) -> Result<(), EngineError>;
 
     /// Subscribes to `channel`'s live events, from now on.

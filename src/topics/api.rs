@@ -49,7 +49,9 @@ pub async fn leave_topic(key: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in caller and the topic key they named (400 if it is not one).
+/// The signed-in caller and the topic key they named (400 if it is not
+/// one), within the caller's rate of feed changes (following or leaving a
+/// topic changes what their stream carries; 429 past it).
 #[cfg(feature = "ssr")]
 async fn caller_and_key(
     key: &str,
@@ -61,9 +63,13 @@ async fn caller_and_key(
     ),
     AppError,
 > {
-    use crate::server::context::{fail, signed_in};
+    use crate::server::context::{client_ip, fail, signed_in};
 
     let (state, user) = signed_in().await?;
+    state
+        .rate
+        .feed_change(client_ip().await?, Some(user.as_str()))
+        .map_err(AppError::from)?;
     let key = crate::topics::model::TopicKey::parse(key)
         .map_err(|error| fail(axum::http::StatusCode::BAD_REQUEST, format!("key: {error}")))?;
     Ok((state, user, key))

@@ -198,11 +198,9 @@ async fn followers_are_added_and_removed_in_batches_and_listed_both_ways(
     assert!(topics_of(&app, "bob").await.is_empty());
 
     let metrics = app.metrics_text().await;
-    assert!(
-        metrics.contains("belfry_topic_followers_added_total 5"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("belfry_topic_followers_removed_total 2"));
+    let line = |wanted: &str| metrics.lines().any(|line| line == wanted);
+    assert!(line("belfry_topic_followers_added_total 5"), "{metrics}");
+    assert!(line("belfry_topic_followers_removed_total 2"), "{metrics}");
 }
 
 #[apply(on_both_engines)]
@@ -371,8 +369,8 @@ async fn users_follow_open_topics_and_leave_those_not_required_themselves(
     assert!(done(own(follow, "security").await));
     assert_eq!(
         own(follow, "billing").await,
-        403,
-        "a closed topic is for backends to hand out"
+        404,
+        "a closed topic is for backends to hand out, and not to be probed for"
     );
     assert_eq!(own(follow, "nope").await, 404);
     assert_eq!(own(follow, "Not A Key").await, 400);
@@ -405,4 +403,61 @@ async fn users_follow_open_topics_and_leave_those_not_required_themselves(
         !html.contains(r#"data-key="billing""#),
         "a closed topic alice does not follow is not offered"
     );
+
+    create(&app, "deploys", json!({"name": "Deploys"})).await;
+    let page = app
+        .get_with_cookie("/topics", &app.cookie_for("alice"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains(r#"data-key="deploys""#),
+        "closed since: no longer offered"
+    );
+    assert_eq!(own(follow, "deploys").await, 404);
+}
+
+#[tokio::test]
+async fn following_and_leaving_count_as_feed_changes() {
+    let mut config = test_config();
+    config.feed_change_rate_per_min = 2;
+    let app = spawn_on_with(EngineKind::Memory, config).await;
+    create(&app, "deploys", json!({"name": "Deploys", "open": true})).await;
+    let own = |path: &'static str| app.server_fn(path, Some("alice"), &[("key", "deploys")]);
+    assert!(own("/api/topics/_follow").await.status().is_success());
+    assert!(own("/api/topics/_leave").await.status().is_success());
+    let refused = own("/api/topics/_follow").await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        topics_of(&app, "alice").await.is_empty(),
+        "the refused follow changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn at_the_in_process_bound_on_set_members_nobody_is_added() {
+    let mut config = test_config();
+    config.memory_max_set_members = 2;
+    let app = spawn_on_with(EngineKind::Memory, config).await;
+    create(&app, "deploys", json!({"name": "Deploys"})).await;
+    let (status, answer) = follow(&app, "deploys", &["alice", "bob", "carol"]).await;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (507, json!("storage_full")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("followers"),
+        "the bound is named: {answer}"
+    );
+    for user in ["alice", "bob", "carol"] {
+        assert!(
+            topics_of(&app, user).await.is_empty(),
+            "{user} follows nothing"
+        );
+    }
+    assert!(followers_of(&app, "deploys").await.is_empty());
+    assert_eq!(follow(&app, "deploys", &["alice", "bob"]).await.0, 200);
 }

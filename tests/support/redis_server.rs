@@ -19,6 +19,10 @@ pub struct RedisServer {
     dir: PathBuf,
     durable: bool,
     extra: Vec<String>,
+    /// A cluster node's bus port, chosen once: by default Redis takes the
+    /// port 10,000 above its own and refuses to start above 55,535, where
+    /// a free port often is.
+    bus_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -47,12 +51,17 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("belfry-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a scratch directory for redis-server");
+        let bus_port = extra
+            .iter()
+            .any(|arg| arg == "--cluster-enabled")
+            .then(free_port);
         let mut server = Self {
             child: None,
             port,
             dir,
             durable,
             extra,
+            bus_port,
         };
         server.spawn();
         server
@@ -73,6 +82,9 @@ impl RedisServer {
             command.args(["--appendonly", "no"]);
         }
         command.args(&self.extra);
+        if let Some(bus_port) = self.bus_port {
+            command.arg("--cluster-port").arg(bus_port.to_string());
+        }
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -315,19 +315,13 @@ impl Inbox {
         previous: EventId,
     ) -> Result<(), EngineError> {
         let payload = serde_json::to_vec(state).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let options = PublishOptions {
-            cap: Some(1),
-            expect_last: Some(previous),
-            ..PublishOptions::default()
-        };
         self.engine
-            .publish_with(
+            .replace(
                 &reads_channel(user),
                 names::READ,
                 Bytes::from(payload),
-                options,
+                previous,
             )
             .await
-            .map(|_| ())
     }
 }

@@ -156,20 +156,18 @@ pub async fn add_followers(
     Path(key): Path<String>,
     JsonBody(request): JsonBody<UsersRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = key_of(&key)?;
-    let users = users_of(request)?;
+    let (key, users) = (key_of(&key)?, users_of(request)?);
     Ok(Json(json!(topics.add_followers(&key, &users).await?)))
 }
 
-/// `DELETE /api/topics/{key}/followers`.
+/// `DELETE /api/topics/{key}/followers`: what [`add_followers`] does, undone.
 pub async fn remove_followers(
     State(topics): State<Topics>,
     _publisher: Publisher,
     Path(key): Path<String>,
     JsonBody(request): JsonBody<UsersRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = key_of(&key)?;
-    let users = users_of(request)?;
+    let (key, users) = (key_of(&key)?, users_of(request)?);
     Ok(Json(json!(topics.remove_followers(&key, &users).await?)))
 }
 

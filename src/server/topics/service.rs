@@ -26,13 +26,16 @@ use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 
 use crate::account::model::UserName;
-use crate::engine::{EngineError, EventId, PublishOptions, SharedEngine};
+use crate::engine::{EngineError, EventId, SharedEngine};
 use crate::server::error::ApiError;
 use crate::topics::model::{Topic, TopicChoice, TopicKey};
 use crate::wire::names;
 
 /// The engine set holding every topic's key.
 pub const TOPICS_SET: &str = "topics";
+
+/// The engine set holding the keys of open topics (what `/topics` offers).
+pub const OPEN_TOPICS_SET: &str = "open-topics";
 
 /// Most names in one call that adds or removes followers.
 pub const MAX_USERS_PER_CALL: usize = 1000;
@@ -161,72 +164,107 @@ impl Topics {
 
     /// The topic `key`, if it exists.
     pub async fn get(&self, key: &TopicKey) -> Result<Option<StoredTopic>, EngineError> {
+        Ok(self.get_with_record(key).await?.0)
+    }
+
+    /// The topic `key`, if it exists, and the id of its record
+    /// ([`EventId::ZERO`]: none), for a compare-and-set.
+    async fn get_with_record(
+        &self,
+        key: &TopicKey,
+    ) -> Result<(Option<StoredTopic>, EventId), EngineError> {
         let record = self.engine.latest(&definition_channel(key), 1).await?;
-        Ok(record.last().and_then(|event| {
-            serde_json::from_slice::<StoredTopic>(&event.data)
-                .map_err(|error| tracing::warn!(%error, "ignoring an unreadable topic"))
-                .ok()
-        }))
+        Ok(match record.last() {
+            Some(event) => (
+                serde_json::from_slice::<StoredTopic>(&event.data)
+                    .map_err(|error| tracing::warn!(%error, "ignoring an unreadable topic"))
+                    .ok(),
+                event.id,
+            ),
+            None => (None, EventId::ZERO),
+        })
     }
 
     async fn existing(&self, key: &TopicKey) -> Result<StoredTopic, ApiError> {
-        self.get(key).await?.ok_or(ApiError::NotFound(
-            "no such topic: create it with PUT /api/topics/{key}",
-        ))
+        self.get(key)
+            .await?
+            .ok_or(ApiError::NotFound("no such topic"))
     }
 
     /// Creates `topic`, or changes it (its followers stay). Returns whether
-    /// it was created.
+    /// it was created. The definition is replaced by compare-and-set, so a
+    /// change racing a delete, or two creates of one key, never bring back
+    /// a generation that is gone or make two.
     pub async fn put(&self, topic: Topic) -> Result<bool, ApiError> {
-        let (generation, created) = match self.get(&topic.key).await? {
-            Some(stored) => (stored.generation, false),
-            None => {
-                if self.limits.total > 0
-                    && self.engine.count(TOPICS_SET).await? >= self.limits.total
-                {
-                    return Err(ApiError::LimitReached(format!(
-                        "there are {} topics, the most this server allows (BELFRY_MAX_TOPICS); delete one first",
-                        self.limits.total
-                    )));
+        let (key, open) = (topic.key.clone(), topic.open);
+        let mut stored = StoredTopic {
+            topic,
+            generation: String::new(),
+        };
+        for _ in 0..FOLLOW_ATTEMPTS {
+            let (existing, record) = self.get_with_record(&key).await?;
+            let created = existing.is_none();
+            stored.generation = match existing {
+                Some(existing) => existing.generation,
+                None => {
+                    if self.limits.total > 0
+                        && self.engine.count(TOPICS_SET).await? >= self.limits.total
+                    {
+                        return Err(ApiError::LimitReached(format!(
+                            "there are {} topics, the most this server allows (BELFRY_MAX_TOPICS); delete one first",
+                            self.limits.total
+                        )));
+                    }
+                    // A new topic starts with no followers, whatever an
+                    // earlier one under this key left in the index.
+                    self.engine.clear(&followers_set(&key)).await?;
+                    random_generation()?
                 }
-                (random_generation()?, true)
+            };
+            let payload =
+                serde_json::to_vec(&stored).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            match self
+                .engine
+                .replace(
+                    &definition_channel(&key),
+                    names::TOPIC,
+                    Bytes::from(payload),
+                    record,
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(EngineError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
             }
-        };
-        let key = topic.key.clone();
-        let stored = StoredTopic { topic, generation };
-        let payload =
-            serde_json::to_vec(&stored).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let options = PublishOptions {
-            cap: Some(1),
-            ..PublishOptions::default()
-        };
-        self.engine
-            .publish_with(
-                &definition_channel(&key),
-                names::TOPIC,
-                Bytes::from(payload),
-                options,
-            )
-            .await?;
-        // After the definition, so a listed topic can always be read; a
-        // failure here is repaired by the caller's retry of the same PUT.
-        self.engine.remember(TOPICS_SET, key.as_str()).await?;
-        Ok(created)
+            // After the definition, so a listed topic can always be read; a
+            // failure here is repaired by the caller's retry of the same PUT.
+            self.engine.remember(TOPICS_SET, key.as_str()).await?;
+            if open {
+                self.engine.remember(OPEN_TOPICS_SET, key.as_str()).await?;
+            } else {
+                self.engine.forget(OPEN_TOPICS_SET, key.as_str()).await?;
+            }
+            return Ok(created);
+        }
+        Err(EngineError::Unavailable("topic definition contended".into()).into())
     }
 
     /// Deletes topic `key` and its followers. Returns whether it existed.
-    /// Follow records that name it are left as they are: its generation is
-    /// gone, so they count for nothing (and are dropped on the next change
-    /// that needs the room).
+    /// The definition goes last, so a delete that failed partway is
+    /// finished by its retry. Follow records that name the topic are left
+    /// as they are: its generation is gone, so they count for nothing (and
+    /// are dropped on the next change that needs the room).
     pub async fn delete(&self, key: &TopicKey) -> Result<bool, ApiError> {
         if self.get(key).await?.is_none() {
             return Ok(false);
         }
         let zero = std::time::Duration::ZERO;
-        self.engine.expire(&definition_channel(key), zero).await?;
-        self.engine.expire(&channel(key), zero).await?;
-        self.engine.clear(&followers_set(key)).await?;
+        self.engine.forget(OPEN_TOPICS_SET, key.as_str()).await?;
         self.engine.forget(TOPICS_SET, key.as_str()).await?;
+        self.engine.clear(&followers_set(key)).await?;
+        self.engine.expire(&channel(key), zero).await?;
+        self.engine.expire(&definition_channel(key), zero).await?;
         Ok(true)
     }
 
@@ -237,7 +275,17 @@ impl Topics {
         cursor: &str,
         limit: usize,
     ) -> Result<(Vec<Topic>, Option<String>), ApiError> {
-        let (keys, next) = self.page(TOPICS_SET, cursor, limit).await?;
+        self.list_of(TOPICS_SET, cursor, limit).await
+    }
+
+    /// [`Topics::list`] over the keys in `set`.
+    async fn list_of(
+        &self,
+        set: &str,
+        cursor: &str,
+        limit: usize,
+    ) -> Result<(Vec<Topic>, Option<String>), ApiError> {
+        let (keys, next) = self.page(set, cursor, limit).await?;
         let mut topics = Vec::with_capacity(keys.len());
         for key in keys.iter().filter_map(|key| TopicKey::parse(key).ok()) {
             if let Some(stored) = self.get(&key).await? {
@@ -325,20 +373,14 @@ impl Topics {
     ) -> Result<(), EngineError> {
         let payload =
             serde_json::to_vec(follows).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let options = PublishOptions {
-            cap: Some(1),
-            expect_last: Some(previous),
-            ..PublishOptions::default()
-        };
         self.engine
-            .publish_with(
+            .replace(
                 &follows_channel(user),
                 names::FOLLOWS,
                 Bytes::from(payload),
-                options,
+                previous,
             )
             .await
-            .map(|_| ())
     }
 
     /// Drops from `follows` the topics deleted (or made anew) since.
@@ -376,6 +418,13 @@ impl Topics {
             if users.len() == 1 { "s" } else { "" },
             self.limits.per_user
         ))
+    }
+
+    /// Where a follow made now starts: the newest position of topic
+    /// `key`'s channel, so the follow covers what it stores from now on.
+    async fn now_in(&self, key: &TopicKey) -> Result<EventId, EngineError> {
+        let newest = self.engine.latest(&channel(key), 1).await?;
+        Ok(newest.last().map_or(EventId::ZERO, |event| event.id))
     }
 
     /// Makes `user` follow `stored` after `since`, unless they do: returns
@@ -465,19 +514,20 @@ impl Topics {
         if !at_limit.is_empty() {
             return Err(self.limit_error(&at_limit));
         }
-        // Follows cover what the topic stores from now on.
-        let since = self
-            .engine
-            .latest(&channel(key), 1)
-            .await?
-            .last()
-            .map_or(EventId::ZERO, |event| event.id);
-        let to_add: Vec<&UserName> = users
+        let since = self.now_in(key).await?;
+        let to_add: Vec<UserName> = users
             .iter()
             .filter(|user| !already.contains(user))
+            .cloned()
             .collect();
+        // The index first: at a bound of the store it refuses before any
+        // follow is made.
+        let names: Vec<String> = to_add.iter().map(ToString::to_string).collect();
+        self.engine
+            .remember_each(&followers_set(key), &names)
+            .await?;
         let mut added = Vec::new();
-        for user in to_add {
+        for user in &to_add {
             match self.follow_one(user, &stored, since).await {
                 Ok(true) => added.push(user.clone()),
                 Ok(false) => already.push(user.clone()),
@@ -487,16 +537,42 @@ impl Topics {
                     for user in &added {
                         self.leave_one(user, key).await?;
                     }
+                    self.reindex(key, &stored.generation, &to_add).await?;
                     return Err(error);
                 }
             }
         }
-        let names: Vec<String> = users.iter().map(ToString::to_string).collect();
-        self.engine
-            .remember_each(&followers_set(key), &names)
-            .await?;
+        self.reindex(key, &stored.generation, &users).await?;
         self.stats.followers_added.inc_by(added.len() as u64);
         Ok(Added { added, already })
+    }
+
+    /// Sets the followers index of topic `key` to what each of `users`'
+    /// record says now (following generation `generation`, or not), so
+    /// the index ends as the records do after concurrent changes.
+    async fn reindex(
+        &self,
+        key: &TopicKey,
+        generation: &str,
+        users: &[UserName],
+    ) -> Result<(), EngineError> {
+        let (mut following, mut not) = (Vec::new(), Vec::new());
+        for user in users {
+            let follows = self.follows(user).await?;
+            let current = follows
+                .topics
+                .get(key)
+                .is_some_and(|follow| follow.generation == generation);
+            if current {
+                following.push(user.to_string());
+            } else {
+                not.push(user.to_string());
+            }
+        }
+        let set = followers_set(key);
+        self.engine.remember_each(&set, &following).await?;
+        self.engine.forget_each(&set, &not).await?;
+        Ok(())
     }
 
     /// Ends each of `users`' follow of topic `key` (a required topic too:
@@ -506,23 +582,17 @@ impl Topics {
         key: &TopicKey,
         users: &[UserName],
     ) -> Result<Removed, ApiError> {
-        self.existing(key).await?;
+        let stored = self.existing(key).await?;
         let users = distinct(users);
         let mut result = Removed::default();
-        for user in users {
-            if self.leave_one(&user, key).await? {
-                result.removed.push(user);
+        for user in &users {
+            if self.leave_one(user, key).await? {
+                result.removed.push(user.clone());
             } else {
-                result.not_following.push(user);
+                result.not_following.push(user.clone());
             }
         }
-        let names: Vec<String> = result
-            .removed
-            .iter()
-            .chain(&result.not_following)
-            .map(ToString::to_string)
-            .collect();
-        self.engine.forget_each(&followers_set(key), &names).await?;
+        self.reindex(key, &stored.generation, &users).await?;
         self.stats
             .followers_removed
             .inc_by(result.removed.len() as u64);
@@ -536,47 +606,60 @@ pub const CHOICES_MAX: usize = 1000;
 impl Topics {
     /// `user` follows topic `key` themselves: only an open topic (a
     /// closed one is for backends to hand out). Returns whether they did
-    /// not follow it already.
+    /// not follow it already. A topic the user may not see (closed and not
+    /// followed) is "not found", so keys cannot be probed.
     pub async fn follow_self(&self, user: &UserName, key: &TopicKey) -> Result<bool, ApiError> {
-        let stored = self.existing(key).await?;
+        let stored = self.visible_to(user, key).await?;
         if !stored.topic.open {
-            return Err(ApiError::Forbidden(
-                "this topic is not open: your application adds its followers",
-            ));
+            return Ok(false);
         }
-        let since = self
-            .engine
-            .latest(&channel(key), 1)
-            .await?
-            .last()
-            .map_or(EventId::ZERO, |event| event.id);
-        let added = self.follow_one(user, &stored, since).await?;
+        let since = self.now_in(key).await?;
         self.engine
             .remember(&followers_set(key), user.as_str())
             .await?;
-        if added {
+        let added = self.follow_one(user, &stored, since).await;
+        self.reindex(key, &stored.generation, std::slice::from_ref(user))
+            .await?;
+        if added? {
             self.stats.followers_added.inc();
+            return Ok(true);
         }
-        Ok(added)
+        Ok(false)
     }
 
-    /// `user` leaves topic `key` themselves: not a required one. Returns
-    /// whether they followed it.
+    /// `user` leaves topic `key` themselves: not a required one (403).
+    /// Returns whether they followed it.
     pub async fn leave_self(&self, user: &UserName, key: &TopicKey) -> Result<bool, ApiError> {
-        let stored = self.existing(key).await?;
+        let stored = self.visible_to(user, key).await?;
         if stored.topic.required {
             return Err(ApiError::Forbidden(
                 "this topic is required: followers cannot leave it",
             ));
         }
         let left = self.leave_one(user, key).await?;
-        self.engine
-            .forget(&followers_set(key), user.as_str())
+        self.reindex(key, &stored.generation, std::slice::from_ref(user))
             .await?;
         if left {
             self.stats.followers_removed.inc();
         }
         Ok(left)
+    }
+
+    /// Topic `key` if `user` may see it: it is open, or they follow it.
+    async fn visible_to(&self, user: &UserName, key: &TopicKey) -> Result<StoredTopic, ApiError> {
+        let stored = self.existing(key).await?;
+        let follows = stored.topic.open
+            || self
+                .follows(user)
+                .await?
+                .topics
+                .get(key)
+                .is_some_and(|follow| follow.generation == stored.generation);
+        if follows {
+            Ok(stored)
+        } else {
+            Err(ApiError::NotFound("no such topic"))
+        }
     }
 
     /// What the topics page shows `user`: every open topic and every topic
@@ -590,9 +673,11 @@ impl Topics {
                 following: true,
             })
             .collect();
-        let mut cursor = String::new();
-        while choices.len() < CHOICES_MAX {
-            let (topics, next) = self.list(&cursor, 100).await?;
+        // Only open topics are read, at most as many as the page shows.
+        let (mut cursor, mut read) = (String::new(), 0);
+        while read < CHOICES_MAX {
+            let (topics, next) = self.list_of(OPEN_TOPICS_SET, &cursor, 100).await?;
+            read += topics.len().max(1);
             for topic in topics {
                 if topic.open && !choices.iter().any(|choice| choice.topic.key == topic.key) {
                     choices.push(TopicChoice {
@@ -606,11 +691,11 @@ impl Topics {
                 None => break,
             }
         }
-        choices.truncate(CHOICES_MAX);
         choices.sort_by(|a, b| {
             (a.topic.name.to_lowercase(), &a.topic.key)
                 .cmp(&(b.topic.name.to_lowercase(), &b.topic.key))
         });
+        choices.truncate(CHOICES_MAX);
         Ok(choices)
     }
 }
