@@ -110,6 +110,17 @@ pub struct Follows {
     pub topics: BTreeMap<TopicKey, Follow>,
 }
 
+impl Follows {
+    /// Whether this record follows topic `key` in its generation
+    /// `generation` (an entry of an earlier topic under the key does not
+    /// count).
+    pub fn includes(&self, key: &TopicKey, generation: &str) -> bool {
+        self.topics
+            .get(key)
+            .is_some_and(|follow| follow.generation == generation)
+    }
+}
+
 /// What adding followers did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Added {
@@ -438,11 +449,7 @@ impl Topics {
         let key = &stored.topic.key;
         for _ in 0..FOLLOW_ATTEMPTS {
             let (mut follows, record) = self.follows_and_record(user).await?;
-            if follows
-                .topics
-                .get(key)
-                .is_some_and(|follow| follow.generation == stored.generation)
-            {
+            if follows.includes(key, &stored.generation) {
                 return Ok(false);
             }
             if self.over_limit(&follows) {
@@ -499,11 +506,7 @@ impl Topics {
         let mut already = Vec::new();
         for user in &users {
             let follows = self.follows(user).await?;
-            if follows
-                .topics
-                .get(key)
-                .is_some_and(|follow| follow.generation == stored.generation)
-            {
+            if follows.includes(key, &stored.generation) {
                 already.push(user.clone());
             } else if self.over_limit(&follows)
                 && self.over_limit(&self.without_stale(follows).await?)
@@ -559,10 +562,7 @@ impl Topics {
         let (mut following, mut not) = (Vec::new(), Vec::new());
         for user in users {
             let follows = self.follows(user).await?;
-            let current = follows
-                .topics
-                .get(key)
-                .is_some_and(|follow| follow.generation == generation);
+            let current = follows.includes(key, generation);
             if current {
                 following.push(user.to_string());
             } else {
@@ -648,13 +648,8 @@ impl Topics {
     /// Topic `key` if `user` may see it: it is open, or they follow it.
     async fn visible_to(&self, user: &UserName, key: &TopicKey) -> Result<StoredTopic, ApiError> {
         let stored = self.existing(key).await?;
-        let follows = stored.topic.open
-            || self
-                .follows(user)
-                .await?
-                .topics
-                .get(key)
-                .is_some_and(|follow| follow.generation == stored.generation);
+        let follows =
+            stored.topic.open || self.follows(user).await?.includes(key, &stored.generation);
         if follows {
             Ok(stored)
         } else {
