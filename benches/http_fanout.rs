@@ -52,7 +52,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use redis_server::{free_port, RedisServer};
 use support::sse_client::{await_deliveries, open_stream, spawn_readers, tally, Tally};
-use support::{median, percentile, rss_kib, spawn_belfry, spawn_binary, wait_ready, Process};
+use support::{median, percentile, rss_kib, spawn_binary, wait_ready, Process};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
@@ -285,24 +285,21 @@ async fn run_target(target: Target, options: &Options) -> Outcome {
             let child = command.spawn().expect("the reference server starts");
             (Process(child), "/ready", "/sse", "/publish")
         }
-        Target::Memory | Target::Redis => (
-            spawn_belfry(port, redis.as_ref().map(|r| r.url()).as_deref(), &[]),
-            "/readyz",
-            "/api/sse/inbox",
-            "/api/notifications",
-        ),
-        Target::MemoryB | Target::RedisB => (
-            spawn_binary(
-                &std::env::var("BENCH_BINARY_B")
-                    .expect("the -b targets run the build BENCH_BINARY_B names"),
-                port,
-                redis.as_ref().map(|r| r.url()).as_deref(),
-                &[],
-            ),
-            "/readyz",
-            "/api/sse/inbox",
-            "/api/notifications",
-        ),
+        Target::Memory | Target::Redis | Target::MemoryB | Target::RedisB => {
+            let binary = if matches!(target, Target::MemoryB | Target::RedisB) {
+                std::env::var("BENCH_BINARY_B")
+                    .expect("the -b targets run the build BENCH_BINARY_B names")
+            } else {
+                support::release_binary()
+            };
+            let redis_url = redis.as_ref().map(|r| r.url());
+            (
+                spawn_binary(&binary, port, redis_url.as_deref(), &[]),
+                "/readyz",
+                "/api/sse/inbox",
+                "/api/notifications",
+            )
+        }
     };
     wait_ready(&client, &base_url, ready).await;
     let rss_before = rss_kib(server.pid());

@@ -558,13 +558,6 @@ impl Engine for MemoryEngine {
         Ok(removed)
     }
 
-    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError> {
-        Ok(self
-            .sets()
-            .get(set)
-            .is_some_and(|members| members.contains(member)))
-    }
-
     async fn count(&self, set: &str) -> Result<u64, EngineError> {
         Ok(self.sets().get(set).map_or(0, |members| {
             u64::try_from(members.len()).unwrap_or(u64::MAX)

@@ -294,9 +294,6 @@ pub trait Engine: Send + Sync + 'static {
     /// each whether it was there.
     async fn forget_each(&self, set: &str, members: &[String]) -> Result<Vec<bool>, EngineError>;
 
-    /// Whether `member` is in the named set.
-    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError>;
-
     /// How many members the named set has.
     async fn count(&self, set: &str) -> Result<u64, EngineError>;
 

@@ -607,13 +607,6 @@ impl Engine for RedisEngine {
         self.each_member(&self.sets.remove, set, members).await
     }
 
-    async fn is_member(&self, set: &str, member: &str) -> Result<bool, EngineError> {
-        let mut command = redis::cmd("SISMEMBER");
-        command.arg(set_key(set)).arg(member);
-        let value = self.read_command(&command).await?;
-        reply::integer(value).map(|n| n == 1).map_err(malformed)
-    }
-
     async fn count(&self, set: &str) -> Result<u64, EngineError> {
         let mut command = redis::cmd("SCARD");
         command.arg(set_key(set));

@@ -83,7 +83,7 @@ pub fn strings(value: Value) -> Result<Vec<String>, ReplyError> {
     }
 }
 
-/// An integer reply (`SCARD`, `SISMEMBER`).
+/// An integer reply (`SCARD`).
 pub fn integer(value: Value) -> Result<i64, ReplyError> {
     match value {
         Value::Int(n) => Ok(n),
